@@ -1,0 +1,190 @@
+"""grpc.aio server bootstrap shared by every service.
+
+A service's entry point is `run_service("vault", setup)`, where `setup(server)` builds the domain objects from
+`server.settings` and registers its servicer with `server.add(...)`. The kit adds health (NOT_SERVING while
+starting and during shutdown), reflection, the interceptor (request id, auth, errors, log line, metrics),
+a metrics HTTP port, and graceful shutdown on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.kit.config import ConfigError, Settings, load_settings
+from services.kit.interceptors import Authenticator, RealmServerInterceptor
+from services.kit.logs import configure_logging
+from services.kit.metrics import start_metrics_server
+
+log = structlog.get_logger("realm.server")
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_GRACE_SECONDS = 5.0
+
+Setup = Callable[["ServiceServer"], Awaitable[None]]
+
+
+class ServiceServer:
+    """One service's gRPC server with the kit's cross-cutting parts already attached."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        name: str,
+        *,
+        port: int | None = None,
+        metrics_port: int | None | bool = None,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        endpoint = settings.service(name)
+        self._bind_host = endpoint.bind_host
+        self._port = endpoint.port if port is None else port
+        self._metrics_port = endpoint.metrics_port if metrics_port is None else (metrics_port or None)
+        self._interceptor = RealmServerInterceptor(
+            name, Authenticator((t.name, t.role, t.value) for t in settings.tokens)
+        )
+        self._server = grpc.aio.server(
+            interceptors=[self._interceptor],
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self._service_names: list[str] = []
+        self._shutdown_callbacks: list[Callable[[], Any]] = []
+        self._ready = True
+        self._started = False
+        self._metrics_http = None
+        self.bound_port: int | None = None
+
+    # -- registration ----------------------------------------------------------------------------------
+    def add(self, servicer: Any, add_to_server: Callable[[Any, Any], None], full_service_name: str) -> None:
+        add_to_server(servicer, self._server)
+        self._service_names.append(full_service_name)
+
+    def auth_rules(self, rules: Mapping[str, str]) -> None:
+        """Override the role a method needs, e.g. {"Generate": "read"}."""
+        for method, role in rules.items():
+            if role not in ("read", "admin"):
+                raise ValueError(f"role for {method} must be 'read' or 'admin'")
+        self._interceptor.role_overrides.update(rules)
+
+    def on_shutdown(self, callback: Callable[[], Any]) -> None:
+        self._shutdown_callbacks.append(callback)
+
+    @property
+    def address(self) -> str:
+        host = self._bind_host
+        host = f"[{host}]" if ":" in host else host
+        return f"{host}:{self.bound_port if self.bound_port is not None else self._port}"
+
+    @property
+    def service_names(self) -> list[str]:
+        return list(self._service_names)
+
+    # -- health ----------------------------------------------------------------------------------------
+    def set_serving(self, serving: bool) -> None:
+        """Readiness: NOT_SERVING until the service says it can do its job."""
+        self._ready = serving
+        if self._started:
+            asyncio.get_running_loop().create_task(self._publish_health(serving))
+
+    async def _publish_health(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self._service_names):
+            await self._health.set(name, status)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> int:
+        await self._publish_health(False)
+        names = (*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME)
+        reflection.enable_server_reflection(names, self._server)
+        self.bound_port = self._server.add_insecure_port(f"{self._bind_host}:{self._port}")
+        if self.bound_port == 0:
+            raise ConfigError(f"services.{self.name}.port", f"cannot bind {self._bind_host}:{self._port}")
+        await self._server.start()
+        if self._metrics_port is not None:
+            self._metrics_http = start_metrics_server(self._metrics_port, self._bind_host)
+        self._started = True
+        await self._publish_health(self._ready)
+        log.info("serving", service=self.name, address=self.address, metrics_port=self._metrics_port,
+                 ready=self._ready)
+        return self.bound_port
+
+    async def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
+        """NOT_SERVING first (so balancers and the supervisor see it), then drain, then clean up."""
+        if not self._started:
+            return
+        self._started = False
+        await self._health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        for callback in reversed(self._shutdown_callbacks):
+            try:
+                result = callback()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("shutdown callback failed", service=self.name)
+        if self._metrics_http is not None:
+            server, thread = self._metrics_http
+            server.shutdown()
+            server.server_close()
+            self._metrics_http = None
+        log.info("stopped", service=self.name)
+
+    async def wait_for_termination(self) -> None:
+        await self._server.wait_for_termination()
+
+
+def parse_service_args(name: str, argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{name}", description=f"Realm {name} service")
+    parser.add_argument("--config", help="path to realm.yaml (default: $REALM_CONFIG or ./realm.yaml)")
+    parser.add_argument("--port", type=int, help="override the configured port (0 = any free port)")
+    return parser.parse_args(argv)
+
+
+async def serve(settings: Settings, name: str, setup: Setup, *, port: int | None = None,
+                grace: float = DEFAULT_GRACE_SECONDS) -> None:
+    server = ServiceServer(settings, name, port=port)
+    await setup(server)
+    await server.start()
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop_requested.set)
+    await stop_requested.wait()
+    log.info("shutting down", service=name, grace_seconds=grace)
+    await server.stop(grace)
+
+
+def run_service(name: str, setup: Setup, argv: list[str] | None = None) -> None:
+    """Process entry point for `python -m services.<name>`."""
+    args = parse_service_args(name, argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logging_section = settings.log_settings()
+    configure_logging(logging_section.get("level", "info"), logging_section.get("format", "auto"), service=name)
+    grace = float(settings.section(name).get("shutdown_grace_seconds", DEFAULT_GRACE_SECONDS))
+    try:
+        asyncio.run(serve(settings, name, setup, port=args.port, grace=grace))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

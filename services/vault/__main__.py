@@ -1,0 +1,5 @@
+from services.vault.app import setup
+from services.kit.server import run_service
+
+if __name__ == "__main__":
+    run_service("vault", setup)
