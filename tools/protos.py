@@ -20,8 +20,8 @@ SERVICES = ("common", "trainer", "inference", "vault", "curriculum", "warden")
 
 
 def _include_dirs() -> list[str]:
-    from google.api import annotations_pb2  # googleapis-common-protos ships google/api/*.proto
     import grpc_tools
+    from google.api import annotations_pb2  # googleapis-common-protos ships google/api/*.proto
 
     googleapis = Path(annotations_pb2.__file__).resolve().parent.parent.parent
     well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"

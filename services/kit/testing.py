@@ -18,7 +18,7 @@ ADMIN_TOKEN = "admin-token"
 READ_TOKEN = "read-token"
 
 
-def test_config_dict(data_dir: Path, **sections: Any) -> dict[str, Any]:
+def config_dict_for_tests(data_dir: Path, **sections: Any) -> dict[str, Any]:
     """A realm.yaml mapping: every service on 127.0.0.1 port 0, literal test tokens."""
     raw: dict[str, Any] = {
         "data_dir": str(data_dir),
@@ -41,12 +41,12 @@ def test_config_dict(data_dir: Path, **sections: Any) -> dict[str, Any]:
 def make_test_settings(tmp_path: Path, **sections: Any) -> Settings:
     data_dir = Path(tmp_path) / "var"
     data_dir.mkdir(parents=True, exist_ok=True)
-    return settings_from_dict(test_config_dict(data_dir, **sections), root=Path(tmp_path), env={})
+    return settings_from_dict(config_dict_for_tests(data_dir, **sections), root=Path(tmp_path), env={})
 
 
 def write_test_config(tmp_path: Path, ports: dict[str, int] | None = None, **sections: Any) -> Path:
     """Write a realm.yaml for services started as separate processes (fixed ports given in `ports`)."""
-    raw = test_config_dict(Path(tmp_path) / "var", **sections)
+    raw = config_dict_for_tests(Path(tmp_path) / "var", **sections)
     for name, port in (ports or {}).items():
         raw["services"][name]["port"] = port
     path = Path(tmp_path) / "realm.yaml"

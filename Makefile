@@ -1,0 +1,43 @@
+# The front door. On a fresh machine with Python 3.11, make and git:
+#   make run    set up, build the tiny hero if absent, start every service, open the Tavern
+#   make test   set up, then every test (unit, contract, integration, slow, e2e)
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test protos lint bench setup clean-venv
+
+setup: $(STAMP)
+
+# Re-install only when the dependency list changes: repeated runs are a no-op.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: this exact version resolves to the local CPU wheel instead of a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/realm play
+
+test: $(STAMP)
+	$(BIN)/python tools/protos.py check
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+protos: $(STAMP)
+	$(BIN)/python tools/protos.py generate
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python tools/protos.py check
+
+bench: $(STAMP)
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean-venv:
+	rm -rf $(VENV)
