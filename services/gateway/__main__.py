@@ -1,0 +1,51 @@
+"""`python -m services.gateway --config realm.yaml`: the HTTP gateway on the configured port."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from aiohttp import web
+
+from services.gateway.app import create_app, make_runner
+from services.kit.config import ConfigError, load_settings
+from services.kit.logs import configure_logging, get_logger
+
+
+async def serve(settings, port: int | None) -> None:
+    endpoint = settings.service("gateway")
+    addresses = {name: svc.address for name, svc in settings.services.items() if name != "gateway"}
+    section = settings.section("gateway")
+    app = create_app(addresses, default_model=section.get("default_model", "models/default"))
+    runner = make_runner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, endpoint.bind_host, endpoint.port if port is None else port)
+    await site.start()
+    get_logger("realm.gateway").info("serving", address=endpoint.bind_address)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.gateway")
+    parser.add_argument("--config")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args()
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_settings().get("level", "info"), settings.log_settings().get("format", "auto"),
+                      service="gateway")
+    asyncio.run(serve(settings, args.port))
+
+
+if __name__ == "__main__":
+    main()
