@@ -17,10 +17,10 @@ import grpc
 from aiohttp import web
 from google.protobuf import json_format
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
+
 from realm.common.v1 import common_pb2
 from realm.inference.v1 import inference_pb2
 from realm.sdk.core import SERVICES, connect
-
 from services.gateway.openapi import openapi_document
 from services.gateway.routes import Route, build_request, routes_for
 

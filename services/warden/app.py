@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from realm.warden.v1 import warden_pb2_grpc
-
 from services.kit.health import probe
 from services.kit.server import ServiceServer
 from services.warden.fleet import FleetMonitor

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from realm.warden.v1 import warden_pb2, warden_pb2_grpc
 
+from realm.warden.v1 import warden_pb2, warden_pb2_grpc
 from services.kit.errors import InvalidArgument
 from services.kit.paging import paginate
 from services.warden.fleet import FleetMonitor, FleetStatus, HostStatus

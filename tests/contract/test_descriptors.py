@@ -8,8 +8,8 @@ import importlib
 import grpc
 import pytest
 from google.api import annotations_pb2
-from realm.sdk.core import SERVICES, connect
 
+from realm.sdk.core import SERVICES, connect
 from services.kit.testing import make_test_settings, serve_for_test
 
 

@@ -4,8 +4,8 @@ import asyncio
 
 import grpc
 import pytest
-from realm.warden.v1 import warden_pb2
 
+from realm.warden.v1 import warden_pb2
 from services.kit.ports import free_ports
 from services.kit.testing import READ_TOKEN, make_test_settings, serve_for_test
 from services.warden.app import setup

@@ -1,7 +1,7 @@
 import pytest
+
 from realm.trainer.v1 import trainer_pb2
 from realm.vault.v1 import vault_pb2
-
 from services.gateway.app import all_routes
 from services.gateway.routes import build_request, compile_template, query_to_dict
 
