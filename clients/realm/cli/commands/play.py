@@ -1,0 +1,153 @@
+"""`realm play` — what `make run` runs: build the tiny hero if absent, start every service of this host under the
+supervisor, make sure a campaign is active, and show the hero's progress live until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+
+from realm.cli.common import console, settings
+
+DEFAULT_SKILLS = ("bin", "syllo")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    play = subparsers.add_parser("play", help="build the tiny hero if needed, start everything, train and watch")
+    play.add_argument("--campaign", default="default", help="campaign id to create/activate (default: default)")
+    play.add_argument("--hero", default="tiny", help="hero to train (default: tiny)")
+    play.add_argument("--skill", action="append", help="skills of a new campaign (default: bin, syllo)")
+    play.add_argument("--no-follow", action="store_true", help="start and bootstrap only; no live progress")
+    play.set_defaults(handler=cmd_play)
+
+
+def ensure_tiny_hero(conf) -> None:
+    import torch
+
+    from services.trainer.tiny_hero import build_tiny_hero
+
+    target = conf.root / "var" / "heroes" / "tiny"
+    if (target / "config.json").exists():
+        console.print(f"tiny hero: {target} (already built)")
+        return
+    console.print(f"building the tiny hero in {target} (random init, tokenizer trained locally) …")
+    torch.set_num_threads(2)
+    started = time.monotonic()
+    build_tiny_hero(target)
+    console.print(f"tiny hero built in {time.monotonic() - started:.1f}s")
+
+
+def wait_serving(conf, names: list[str], stop: threading.Event, timeout: float = 600) -> bool:
+    from services.kit.health import probe
+
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        if all(probe(conf.service(n), timeout=1.0).serving for n in names if n in conf.services):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def ensure_campaign(realm, args) -> str:
+    from realm.curriculum.v1 import curriculum_pb2
+    from realm.trainer.v1 import trainer_pb2 as pb
+
+    trainer = realm.trainer
+    active = trainer.ListCampaigns(pb.ListCampaignsRequest(page_size=100, state=pb.CAMPAIGN_STATE_ACTIVE)).campaigns
+    if active:
+        name = active[0].name
+    else:
+        name = f"campaigns/{args.campaign}"
+        try:
+            trainer.GetCampaign(pb.GetCampaignRequest(name=name))
+        except Exception:
+            skills = args.skill or list(DEFAULT_SKILLS)
+            trainer.CreateCampaign(pb.CreateCampaignRequest(
+                campaign=pb.Campaign(display_name=args.campaign, hero=f"heroes/{args.hero}", skills=skills),
+                campaign_id=args.campaign,
+            ))
+        trainer.ActivateCampaign(pb.ActivateCampaignRequest(name=name))
+    campaign = trainer.GetCampaign(pb.GetCampaignRequest(name=name)).campaign
+    realm.curriculum.ConfigureCampaign(curriculum_pb2.ConfigureCampaignRequest(
+        campaign=name,
+        skills=[curriculum_pb2.SkillSettings(skill=s, enabled=True, weight=1.0) for s in campaign.skills],
+    ))
+    return name
+
+
+def follow(realm, campaign: str, stop: threading.Event) -> None:
+    """Live progress from the trainer's event stream; trial results and level-ups as lines."""
+    from realm.cli.common import progress
+    from realm.trainer.v1 import trainer_pb2 as pb
+
+    console.print(f"[bold]campaign {campaign}[/bold] — training; the Tavern is at http://localhost:8888")
+    after = 0
+    with progress(None, "waiting for a quest") as bar:
+        while not stop.is_set():
+            try:
+                stream = realm.trainer.StreamEvents(pb.StreamEventsRequest(after_sequence=after))
+                for event in stream:
+                    after = event.sequence
+                    if stop.is_set():
+                        stream.cancel()
+                        return
+                    if event.kind == pb.EVENT_KIND_STEP:
+                        s = event.step
+                        bar.update(completed=s.quest_step, total=s.quest_steps_total or None,
+                                   description=event.quest.removeprefix("quests/"),
+                                   info=f"step {s.global_step} loss {s.loss:.4f} "
+                                        f"{s.tokens_per_second:,.0f} tok/s eta {s.eta_seconds:,.0f}s")
+                        continue
+                    kind = pb.EventKind.Name(event.kind).removeprefix("EVENT_KIND_").lower()
+                    detail = " ".join(f"{k}={v}" for k, v in sorted(event.attributes.items()))
+                    style = "bold green" if event.kind == pb.EVENT_KIND_LEVEL_UP else "white"
+                    bar._progress.console.print(
+                        f"[{style}]{time.strftime('%H:%M:%S')} {kind:<22} "
+                        f"{event.checkpoint or event.quest} {event.message} {detail}[/]"
+                    )
+            except Exception as exc:  # a restarting trainer: reconnect and resume from the last sequence
+                if stop.is_set():
+                    return
+                bar._progress.console.print(f"[yellow]event stream interrupted ({exc.__class__.__name__}); "
+                                            "reconnecting[/yellow]")
+                time.sleep(2)
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from realm.sdk import connect
+    from services.kit.config import default_config_path
+    from services.kit.logs import configure_logging
+    from services.kit.supervisor import Supervisor
+
+    conf = settings(args)
+    configure_logging("warning", "console")
+    ensure_tiny_hero(conf)
+    stop = threading.Event()
+
+    def on_event(service: str, state: str, message: str) -> None:
+        if state != "SERVING" or message:
+            console.print(f"{time.strftime('%H:%M:%S')} {state:<11} {service:<11} {message}")
+
+    supervisor = Supervisor(conf, conf.path or default_config_path(), on_event=on_event)
+
+    def bootstrap() -> None:
+        if not wait_serving(conf, ["trainer", "curriculum", "vault"], stop):
+            return
+        realm = connect(conf)
+        try:
+            campaign = ensure_campaign(realm, args)
+        except Exception as exc:
+            console.print(f"[red]could not start the campaign: {exc}[/red]")
+            return
+        token_file = conf.root / "var" / "secrets" / "admin.token"
+        console.print(f"Tavern: http://localhost:8888  (token: {token_file})")
+        if not args.no_follow:
+            follow(realm, campaign, stop)
+
+    helper = threading.Thread(target=bootstrap, daemon=True)
+    helper.start()
+    try:
+        supervisor.run()
+    finally:
+        stop.set()
+    return 0
