@@ -126,9 +126,12 @@ class _Call:
         self.short_method = method.rsplit("/", 1)[-1]
         self.code = grpc.StatusCode.OK
         self.started = 0.0
+        self.peer = ""
 
     def begin(self, context) -> None:
         self.started = time.perf_counter()
+        # Read the peer now: touching the context after a client cancelled a stream can crash grpc's C core.
+        self.peer = _peer(context)
         structlog.contextvars.bind_contextvars(request_id=self.request_id, rpc=self.short_method)
         RPC_IN_FLIGHT.labels(self.owner._service, self.short_method).inc()
         try:
@@ -153,14 +156,18 @@ class _Call:
         log.exception("unhandled error", method=self.method)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})")
 
-    def end(self, context) -> None:
-        code = self.code
+    def note_abort(self, context) -> None:
+        """The handler aborted with a status of its own; read it while the call is still alive."""
         try:
             reported = context.code()
-            if reported is not None and code == grpc.StatusCode.OK:
-                code = reported if isinstance(reported, grpc.StatusCode) else _code_from_int(reported)
         except Exception:
-            pass
+            reported = None
+        if reported is not None:
+            self.code = reported if isinstance(reported, grpc.StatusCode) else _code_from_int(reported)
+
+    def end(self) -> None:
+        """Account for the finished call without touching its context (see begin)."""
+        code = self.code
         duration = time.perf_counter() - self.started
         service = self.owner._service
         RPC_IN_FLIGHT.labels(service, self.short_method).dec()
@@ -173,7 +180,7 @@ class _Call:
                 code=code.name,
                 duration_ms=round(duration * 1000, 3),
                 request_id=self.request_id,
-                peer=_peer(context),
+                peer=self.peer,
             )
         structlog.contextvars.unbind_contextvars("request_id", "rpc")
 
@@ -207,13 +214,16 @@ def _wrap(handler: grpc.RpcMethodHandler, call: _Call) -> grpc.RpcMethodHandler:
                 result = inner(request_or_iterator, context)
                 return await result if inspect.isawaitable(result) else result
             except BaseException as exc:  # noqa: BLE001 - mapped or re-raised below
-                if _is_abort(exc) or not isinstance(exc, Exception):
-                    if not isinstance(exc, Exception):
-                        call.code = grpc.StatusCode.CANCELLED
+                if _is_abort(exc):
+                    if call.code == grpc.StatusCode.OK:
+                        call.note_abort(context)
+                    raise
+                if not isinstance(exc, Exception):  # cancelled: the client went away
+                    call.code = grpc.StatusCode.CANCELLED
                     raise
                 await call.fail(context, exc)
             finally:
-                call.end(context)
+                call.end()
 
         factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
         return factory(
@@ -235,13 +245,16 @@ def _wrap(handler: grpc.RpcMethodHandler, call: _Call) -> grpc.RpcMethodHandler:
             else:  # a handler that writes with context.write() returns a coroutine
                 await result
         except BaseException as exc:  # noqa: BLE001
-            if _is_abort(exc) or not isinstance(exc, Exception):
-                if not isinstance(exc, Exception):
-                    call.code = grpc.StatusCode.CANCELLED
+            if _is_abort(exc):
+                if call.code == grpc.StatusCode.OK:
+                    call.note_abort(context)
+                raise
+            if not isinstance(exc, Exception):  # cancelled: the client went away
+                call.code = grpc.StatusCode.CANCELLED
                 raise
             await call.fail(context, exc)
         finally:
-            call.end(context)
+            call.end()
 
     factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
     return factory(

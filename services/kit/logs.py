@@ -10,6 +10,18 @@ import structlog
 _configured = False
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at emit time (test capture swaps it; a stale stream would be closed)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", service: str | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process (idempotent)."""
     global _configured
@@ -37,7 +49,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", service: str | Non
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):
