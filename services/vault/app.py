@@ -1,12 +1,46 @@
-"""Wiring of the vault service: build domain objects from settings and register the servicer."""
+"""Wiring of the vault service: build the domain from settings, register the servicer, start the verifier."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
+import structlog
+
 from realm.vault.v1 import vault_pb2_grpc
 from services.kit.server import ServiceServer
+from services.vault.domain import VaultDomain
+from services.vault.servicer import VaultServicer
+
+log = structlog.get_logger("realm.vault")
+
+
+async def _verify_forever(domain: VaultDomain, interval_s: float) -> None:
+    """Scheduled verification: every interval, re-hash the asset verified longest ago."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            name = await asyncio.to_thread(domain.oldest_unverified)
+            if name:
+                result = await asyncio.to_thread(domain.verify_asset, name)
+                if not result.ok:
+                    log.warning("scheduled verify found corruption", asset=name)
+        except Exception:  # the schedule must survive a bad asset; the error is logged
+            log.exception("scheduled verify failed")
 
 
 async def setup(server: ServiceServer) -> None:
-    # Until the domain lands, the generated base servicer answers UNIMPLEMENTED for every RPC.
-    server.add(vault_pb2_grpc.VaultServiceServicer(), vault_pb2_grpc.add_VaultServiceServicer_to_server,
+    domain = await asyncio.to_thread(VaultDomain.from_settings, server.settings)
+    server.add(VaultServicer(domain), vault_pb2_grpc.add_VaultServiceServicer_to_server,
                "realm.vault.v1.VaultService")
+    interval = float(server.settings.section("vault").get("verify_interval_s", 0) or 0)
+    task = asyncio.get_running_loop().create_task(_verify_forever(domain, interval)) if interval > 0 else None
+
+    async def shutdown() -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        domain.close()
+
+    server.on_shutdown(shutdown)

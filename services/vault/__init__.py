@@ -1,0 +1,1 @@
+"""The vault: content-addressed assets, aliases, lineage, evals, ledger and retention."""
