@@ -1,0 +1,98 @@
+"""Choosing the next token of each sequence from a batch of logits.
+
+Each sampling sequence owns a `torch.Generator` seeded from its request, and draws from it only for its own
+row, so a seeded request gives the same tokens whatever else shares the batch. Processing order follows
+transformers' `generate`: repetition penalty, temperature, top-k, top-p.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from services.inference.params import SamplingParams
+
+
+@dataclass
+class RowSampler:
+    params: SamplingParams
+    generator: torch.Generator | None
+
+    @classmethod
+    def for_params(cls, params: SamplingParams, device: torch.device) -> RowSampler:
+        generator = None
+        if not params.greedy:
+            generator = torch.Generator(device=device)
+            if params.seed is not None:
+                generator.manual_seed(params.seed)
+            else:
+                generator.seed()
+        return cls(params=params, generator=generator)
+
+    @property
+    def needs_row_processing(self) -> bool:
+        return not self.params.greedy or self.params.repetition_penalty != 1.0
+
+    def choose(self, logits: torch.Tensor, seen_ids: torch.Tensor) -> int:
+        """Pick a token from one row of float32 logits (shape [vocab]); `seen_ids` = prompt + generated."""
+        params = self.params
+        if params.repetition_penalty != 1.0 and seen_ids.numel():
+            logits = logits.clone()
+            scores = logits.gather(0, seen_ids)
+            scores = torch.where(scores < 0, scores * params.repetition_penalty, scores / params.repetition_penalty)
+            logits.scatter_(0, seen_ids, scores)
+        if params.greedy:
+            return int(torch.argmax(logits))
+        logits = logits / params.temperature
+        if params.top_k > 0 and params.top_k < logits.shape[-1]:
+            kth = torch.topk(logits, params.top_k).values[-1]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if params.top_p < 1.0:
+            sorted_logits, sorted_index = torch.sort(logits, descending=False)
+            cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+            remove = cumulative <= (1 - params.top_p)
+            remove[-1] = False  # always keep the most likely token
+            logits = logits.masked_fill(remove.scatter(0, sorted_index, remove), float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
+        return int(torch.multinomial(probs, 1, generator=self.generator))
+
+
+class IncrementalDetokenizer:
+    """Turns a growing list of token ids into text pieces without re-decoding everything each step, and
+    holds back pieces that end in an incomplete UTF-8 sequence (byte-level BPE splits characters)."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._ids: list[int] = []
+        self._prefix_offset = 0
+        self._read_offset = 0
+
+    def _decode(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def add(self, token_id: int) -> str:
+        self._ids.append(token_id)
+        prefix_text = self._decode(self._ids[self._prefix_offset:self._read_offset])
+        new_text = self._decode(self._ids[self._prefix_offset:])
+        if len(new_text) > len(prefix_text) and not new_text.endswith("\ufffd"):
+            piece = new_text[len(prefix_text):]
+            self._prefix_offset = self._read_offset
+            self._read_offset = len(self._ids)
+            return piece
+        return ""
+
+    def full_text(self) -> str:
+        return self._decode(self._ids)
+
+
+def find_stop(text: str, stop_sequences: tuple[str, ...], new_chars: int) -> int:
+    """Index where the earliest stop sequence starts, looking only where the last `new_chars` could complete
+    one; -1 when none matched."""
+    best = -1
+    for stop in stop_sequences:
+        start = max(0, len(text) - new_chars - len(stop) + 1)
+        index = text.find(stop, start)
+        if index != -1 and (best == -1 or index < best):
+            best = index
+    return best

@@ -1,0 +1,145 @@
+"""gRPC adapter for the inference service: proto -> domain -> proto, nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from realm.common.v1 import common_pb2
+from realm.inference.v1 import inference_pb2 as pb
+from realm.inference.v1 import inference_pb2_grpc
+from services.inference.backend import (
+    FINISH_CANCELLED,
+    FINISH_EOS,
+    FINISH_LENGTH,
+    FINISH_STOP_SEQUENCE,
+    Summary,
+    TokenEvent,
+)
+from services.inference.params import GenerationLimits, SamplingParams
+from services.inference.pool import BACKEND_TGI, BACKEND_TRANSFORMERS, LoadSpec, ModelPool, ModelView
+from services.kit.errors import InvalidArgument
+
+_STATES = {"LOADING": pb.MODEL_STATE_LOADING, "READY": pb.MODEL_STATE_READY, "FAILED": pb.MODEL_STATE_FAILED,
+           "UNLOADING": pb.MODEL_STATE_UNLOADING}
+_BACKENDS = {BACKEND_TRANSFORMERS: pb.BACKEND_TRANSFORMERS, BACKEND_TGI: pb.BACKEND_TGI}
+_BACKENDS_IN = {pb.BACKEND_UNSPECIFIED: "", pb.BACKEND_TRANSFORMERS: BACKEND_TRANSFORMERS, pb.BACKEND_TGI: BACKEND_TGI}
+_FINISH = {FINISH_LENGTH: pb.FINISH_REASON_LENGTH, FINISH_EOS: pb.FINISH_REASON_EOS,
+           FINISH_STOP_SEQUENCE: pb.FINISH_REASON_STOP_SEQUENCE, FINISH_CANCELLED: pb.FINISH_REASON_CANCELLED}
+DEFAULT_PAGE_SIZE = 50
+
+
+def _timestamp(seconds: float) -> Timestamp | None:
+    if not seconds:
+        return None
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def model_to_pb(view: ModelView) -> pb.Model:
+    return pb.Model(
+        name=view.name, source=view.source, asset=view.asset, state=_STATES[view.state],
+        backend=_BACKENDS.get(view.backend, pb.BACKEND_UNSPECIFIED), device=view.device, dtype=view.dtype,
+        memory_bytes=view.memory_bytes, parameter_count=view.parameter_count, error=view.error,
+        has_chat_template=view.has_chat_template, is_adapter=view.is_adapter,
+        load_time=_timestamp(view.load_time), last_used_time=_timestamp(view.last_used_time),
+        active_requests=view.active_requests,
+    )
+
+
+def params_from_pb(parameters: pb.GenerationParameters, limits: GenerationLimits) -> SamplingParams:
+    return SamplingParams.build(
+        limits, max_new_tokens=parameters.max_new_tokens, temperature=parameters.temperature,
+        top_p=parameters.top_p, top_k=parameters.top_k, repetition_penalty=parameters.repetition_penalty,
+        stop_sequences=list(parameters.stop_sequences),
+        seed=parameters.seed if parameters.HasField("seed") else None,
+    )
+
+
+def summary_to_pb(summary: Summary) -> pb.GenerationSummary:
+    return pb.GenerationSummary(
+        finish_reason=_FINISH[summary.finish_reason], generated_tokens=summary.generated_tokens,
+        prompt_tokens=summary.prompt_tokens, queue_seconds=summary.queue_seconds,
+        time_to_first_token_seconds=summary.time_to_first_token_seconds,
+        tokens_per_second=summary.tokens_per_second, total_seconds=summary.total_seconds,
+    )
+
+
+def token_to_pb(token: TokenEvent) -> pb.Token:
+    return pb.Token(id=token.id, text=token.text, logprob=token.logprob)
+
+
+def _messages(messages) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
+    def __init__(self, pool: ModelPool, limits: GenerationLimits) -> None:
+        self._pool = pool
+        self._limits = limits
+
+    async def LoadModel(self, request: pb.LoadModelRequest, context) -> pb.LoadModelResponse:
+        spec = LoadSpec(source=request.source, model_id=request.model_id, backend=_BACKENDS_IN[request.backend],
+                        dtype=request.dtype, quantization=request.quantization)
+        return pb.LoadModelResponse(model=model_to_pb(await self._pool.load(spec, wait=request.wait)))
+
+    async def UnloadModel(self, request: pb.UnloadModelRequest, context) -> pb.UnloadModelResponse:
+        await self._pool.unload(request.name)
+        return pb.UnloadModelResponse()
+
+    async def GetModel(self, request: pb.GetModelRequest, context) -> pb.GetModelResponse:
+        return pb.GetModelResponse(model=model_to_pb(self._pool.get(request.name)))
+
+    async def ListModels(self, request: pb.ListModelsRequest, context) -> pb.ListModelsResponse:
+        if request.page_size < 0:
+            raise InvalidArgument("must be >= 0", field="page_size")
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        models = [m for m in self._pool.list() if m.name > request.page_token]
+        page = models[:size]
+        next_token = page[-1].name if len(models) > size else ""
+        return pb.ListModelsResponse(models=[model_to_pb(m) for m in page], next_page_token=next_token)
+
+    async def WatchModel(self, request: pb.WatchModelRequest, context):
+        async with contextlib.aclosing(self._pool.watch(request.name)) as views:
+            async for view in views:
+                yield pb.WatchModelResponse(model=model_to_pb(view))
+
+    async def Generate(self, request: pb.GenerateRequest, context) -> pb.GenerateResponse:
+        params = params_from_pb(request.parameters, self._limits)
+        completion = await self._pool.generate(request.model, request.prompt, params)
+        tokens = [token_to_pb(t) for t in completion.tokens] if request.parameters.return_tokens else []
+        return pb.GenerateResponse(text=completion.text, summary=summary_to_pb(completion.summary), tokens=tokens)
+
+    async def GenerateStream(self, request: pb.GenerateStreamRequest, context):
+        params = params_from_pb(request.parameters, self._limits)
+        events = self._pool.generate_stream(request.model, request.prompt, params, kind="generate_stream")
+        async for message in self._stream(events, pb.GenerateStreamResponse):
+            yield message
+
+    async def Chat(self, request: pb.ChatRequest, context) -> pb.ChatResponse:
+        params = params_from_pb(request.parameters, self._limits)
+        prompt = self._pool.render_chat(request.model, _messages(request.messages))
+        completion = await self._pool.generate(request.model, prompt, params, kind="chat",
+                                               chat_template_applied=True)
+        return pb.ChatResponse(message=common_pb2.ChatMessage(role="assistant", content=completion.text),
+                               summary=summary_to_pb(completion.summary), rendered_prompt=prompt)
+
+    async def ChatStream(self, request: pb.ChatStreamRequest, context):
+        params = params_from_pb(request.parameters, self._limits)
+        prompt = self._pool.render_chat(request.model, _messages(request.messages))
+        events = self._pool.generate_stream(request.model, prompt, params, kind="chat_stream",
+                                            chat_template_applied=True)
+        async for message in self._stream(events, pb.ChatStreamResponse):
+            yield message
+
+    @staticmethod
+    async def _stream(events, message_type):
+        # aclosing: when the client goes away grpc cancels this task, and closing the stream cancels the request.
+        async with contextlib.aclosing(events) as stream:
+            async for event in stream:
+                if isinstance(event, TokenEvent):
+                    yield message_type(token=token_to_pb(event))
+                else:
+                    yield message_type(summary=summary_to_pb(event), text=event.text)
