@@ -75,6 +75,17 @@ def ensure_campaign(realm, args) -> str:
     return name
 
 
+def load_default_model(realm, conf) -> None:
+    """The Tavern's Oracle and the OpenAI/TGI routes answer with models/default: start with the hero itself."""
+    from realm.inference.v1 import inference_pb2
+
+    try:
+        realm.inference.LoadModel(inference_pb2.LoadModelRequest(
+            source=str(conf.root / "var" / "heroes" / "tiny"), model_id="default"))
+    except Exception as exc:  # chat is optional for the training loop
+        console.print(f"[yellow]could not load models/default: {exc}[/yellow]")
+
+
 def follow(realm, campaign: str, stop: threading.Event) -> None:
     """Live progress from the trainer's event stream; trial results and level-ups as lines."""
     from realm.cli.common import progress
@@ -139,6 +150,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         except Exception as exc:
             console.print(f"[red]could not start the campaign: {exc}[/red]")
             return
+        load_default_model(realm, conf)
         token_file = conf.root / "var" / "secrets" / "admin.token"
         console.print(f"Tavern: http://localhost:8888  (token: {token_file})")
         if not args.no_follow:
