@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from realm.curriculum.v1 import curriculum_pb2_grpc
+from services.curriculum.domain import CurriculumDomain
+from services.curriculum.evaluation import CheckpointFollower, EvaluationRunner
+from services.curriculum.remote import SdkInference, SdkVault
+from services.curriculum.servicer import CurriculumServicer
 from services.kit.server import ServiceServer
+
+# Pure computations any reader may run; everything that writes state needs admin (the kit's default).
+READ_METHODS = ("GenerateBatch", "Grade", "ValidateDataset", "BuildSparringRows")
 
 
 async def setup(server: ServiceServer) -> None:
-    # Until the domain lands, the generated base servicer answers UNIMPLEMENTED for every RPC.
-    server.add(curriculum_pb2_grpc.CurriculumServiceServicer(), curriculum_pb2_grpc.add_CurriculumServiceServicer_to_server,
+    settings = server.settings
+    section = settings.section("curriculum")
+    domain = CurriculumDomain.from_settings(settings.data_dir, section)
+    # Trials reach inference and the vault only through the SDK, at the addresses realm.yaml names.
+    from realm.sdk import connect
+
+    realm = connect(settings, token=settings.client_token())
+    vault = SdkVault(realm)
+    evaluations = EvaluationRunner(settings.data_dir / "curriculum" / "evaluations.db", domain.registry,
+                                   domain.store, SdkInference(realm), vault,
+                                   concurrency=int(section.get("eval_concurrency", 8)))
+    server.add(CurriculumServicer(domain, evaluations), curriculum_pb2_grpc.add_CurriculumServiceServicer_to_server,
                "realm.curriculum.v1.CurriculumService")
+    server.auth_rules({m: "read" for m in READ_METHODS})
+    # Callbacks run in reverse: evaluations stop (and save their state) before the stores close.
+    server.on_shutdown(domain.close)
+    server.on_shutdown(lambda: asyncio.to_thread(evaluations.close))
+    if section.get("auto_evaluate", True):
+        # New checkpoints in the vault get a trial without anyone asking (DESIGN flow 4).
+        follower = CheckpointFollower(evaluations, vault)
+        follower.start()
+        server.on_shutdown(lambda: asyncio.to_thread(follower.close))

@@ -95,6 +95,50 @@ class TrainingRow(_message.Message):
     metadata_json: str
     def __init__(self, messages: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
+class StreamBatchRequest(_message.Message):
+    __slots__ = ("skill", "level", "count", "seed", "mode", "chunk_rows")
+    SKILL_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ROWS_FIELD_NUMBER: _ClassVar[int]
+    skill: str
+    level: int
+    count: int
+    seed: int
+    mode: str
+    chunk_rows: int
+    def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., mode: _Optional[str] = ..., chunk_rows: _Optional[int] = ...) -> None: ...
+
+class StreamBatchResponse(_message.Message):
+    __slots__ = ("rows", "jsonl", "sidecar_json")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    JSONL_FIELD_NUMBER: _ClassVar[int]
+    SIDECAR_JSON_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[TrainingRow]
+    jsonl: bytes
+    sidecar_json: str
+    def __init__(self, rows: _Optional[_Iterable[_Union[TrainingRow, _Mapping]]] = ..., jsonl: _Optional[bytes] = ..., sidecar_json: _Optional[str] = ...) -> None: ...
+
+class BuildSparringRowsRequest(_message.Message):
+    __slots__ = ("skill", "items")
+    SKILL_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    skill: str
+    items: _containers.RepeatedCompositeFieldContainer[GradeItem]
+    def __init__(self, skill: _Optional[str] = ..., items: _Optional[_Iterable[_Union[GradeItem, _Mapping]]] = ...) -> None: ...
+
+class BuildSparringRowsResponse(_message.Message):
+    __slots__ = ("rows", "jsonl", "wrong")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    JSONL_FIELD_NUMBER: _ClassVar[int]
+    WRONG_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[TrainingRow]
+    jsonl: bytes
+    wrong: int
+    def __init__(self, rows: _Optional[_Iterable[_Union[TrainingRow, _Mapping]]] = ..., jsonl: _Optional[bytes] = ..., wrong: _Optional[int] = ...) -> None: ...
+
 class ListSkillsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -218,18 +262,33 @@ class GradeResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[GradeResult, _Mapping]]] = ..., accuracy: _Optional[float] = ..., mean_partial_score: _Optional[float] = ...) -> None: ...
 
 class DatasetHeader(_message.Message):
-    __slots__ = ("schema_id", "sidecar_json", "level", "max_length", "file_name")
+    __slots__ = ("schema_id", "sidecar_json", "level", "max_length", "file_name", "error_thresholds", "max_line_bytes", "max_file_bytes", "findings_per_kind")
+    class ErrorThresholdsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     SCHEMA_ID_FIELD_NUMBER: _ClassVar[int]
     SIDECAR_JSON_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     MAX_LENGTH_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ERROR_THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LINE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_PER_KIND_FIELD_NUMBER: _ClassVar[int]
     schema_id: str
     sidecar_json: str
     level: _common_pb2.ValidationLevel
     max_length: int
     file_name: str
-    def __init__(self, schema_id: _Optional[str] = ..., sidecar_json: _Optional[str] = ..., level: _Optional[_Union[_common_pb2.ValidationLevel, str]] = ..., max_length: _Optional[int] = ..., file_name: _Optional[str] = ...) -> None: ...
+    error_thresholds: _containers.ScalarMap[str, float]
+    max_line_bytes: int
+    max_file_bytes: int
+    findings_per_kind: int
+    def __init__(self, schema_id: _Optional[str] = ..., sidecar_json: _Optional[str] = ..., level: _Optional[_Union[_common_pb2.ValidationLevel, str]] = ..., max_length: _Optional[int] = ..., file_name: _Optional[str] = ..., error_thresholds: _Optional[_Mapping[str, float]] = ..., max_line_bytes: _Optional[int] = ..., max_file_bytes: _Optional[int] = ..., findings_per_kind: _Optional[int] = ...) -> None: ...
 
 class ValidateDatasetRequest(_message.Message):
     __slots__ = ("header", "chunk")
@@ -278,7 +337,7 @@ class LevelChange(_message.Message):
     def __init__(self, from_level: _Optional[int] = ..., to_level: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoint: _Optional[str] = ..., mean_accuracy: _Optional[float] = ...) -> None: ...
 
 class SkillProgress(_message.Message):
-    __slots__ = ("skill", "mastered_level", "training_level", "training_level_overridden", "accuracy_history", "progression", "max_level")
+    __slots__ = ("skill", "mastered_level", "training_level", "training_level_overridden", "accuracy_history", "progression", "max_level", "enabled", "weight")
     SKILL_FIELD_NUMBER: _ClassVar[int]
     MASTERED_LEVEL_FIELD_NUMBER: _ClassVar[int]
     TRAINING_LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +345,8 @@ class SkillProgress(_message.Message):
     ACCURACY_HISTORY_FIELD_NUMBER: _ClassVar[int]
     PROGRESSION_FIELD_NUMBER: _ClassVar[int]
     MAX_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
     skill: str
     mastered_level: int
     training_level: int
@@ -293,7 +354,9 @@ class SkillProgress(_message.Message):
     accuracy_history: _containers.RepeatedCompositeFieldContainer[AccuracyPoint]
     progression: _containers.RepeatedCompositeFieldContainer[LevelChange]
     max_level: int
-    def __init__(self, skill: _Optional[str] = ..., mastered_level: _Optional[int] = ..., training_level: _Optional[int] = ..., training_level_overridden: _Optional[bool] = ..., accuracy_history: _Optional[_Iterable[_Union[AccuracyPoint, _Mapping]]] = ..., progression: _Optional[_Iterable[_Union[LevelChange, _Mapping]]] = ..., max_level: _Optional[int] = ...) -> None: ...
+    enabled: bool
+    weight: float
+    def __init__(self, skill: _Optional[str] = ..., mastered_level: _Optional[int] = ..., training_level: _Optional[int] = ..., training_level_overridden: _Optional[bool] = ..., accuracy_history: _Optional[_Iterable[_Union[AccuracyPoint, _Mapping]]] = ..., progression: _Optional[_Iterable[_Union[LevelChange, _Mapping]]] = ..., max_level: _Optional[int] = ..., enabled: _Optional[bool] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class CampaignProgress(_message.Message):
     __slots__ = ("campaign", "skills")
@@ -360,16 +423,18 @@ class RecordEvalRequest(_message.Message):
     def __init__(self, campaign: _Optional[str] = ..., skill: _Optional[str] = ..., level: _Optional[int] = ..., accuracy: _Optional[float] = ..., checkpoint: _Optional[str] = ..., global_step: _Optional[int] = ..., training_loss: _Optional[float] = ...) -> None: ...
 
 class RecordEvalResponse(_message.Message):
-    __slots__ = ("progress", "leveled_up", "flagged", "flag_reason")
+    __slots__ = ("progress", "leveled_up", "flagged", "flag_reason", "window_mean_accuracy")
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     LEVELED_UP_FIELD_NUMBER: _ClassVar[int]
     FLAGGED_FIELD_NUMBER: _ClassVar[int]
     FLAG_REASON_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_MEAN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     progress: SkillProgress
     leveled_up: bool
     flagged: bool
     flag_reason: str
-    def __init__(self, progress: _Optional[_Union[SkillProgress, _Mapping]] = ..., leveled_up: _Optional[bool] = ..., flagged: _Optional[bool] = ..., flag_reason: _Optional[str] = ...) -> None: ...
+    window_mean_accuracy: float
+    def __init__(self, progress: _Optional[_Union[SkillProgress, _Mapping]] = ..., leveled_up: _Optional[bool] = ..., flagged: _Optional[bool] = ..., flag_reason: _Optional[str] = ..., window_mean_accuracy: _Optional[float] = ...) -> None: ...
 
 class PlanNextBatchRequest(_message.Message):
     __slots__ = ("campaign", "preset", "count")

@@ -105,6 +105,16 @@ class CurriculumServiceStub:
                 request_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.WatchEvaluationRequest.SerializeToString,
                 response_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.WatchEvaluationResponse.FromString,
                 _registered_method=True)
+        self.StreamBatch = channel.unary_stream(
+                '/realm.curriculum.v1.CurriculumService/StreamBatch',
+                request_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.StreamBatchRequest.SerializeToString,
+                response_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.StreamBatchResponse.FromString,
+                _registered_method=True)
+        self.BuildSparringRows = channel.unary_unary(
+                '/realm.curriculum.v1.CurriculumService/BuildSparringRows',
+                request_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsRequest.SerializeToString,
+                response_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsResponse.FromString,
+                _registered_method=True)
 
 
 class CurriculumServiceServicer:
@@ -203,6 +213,21 @@ class CurriculumServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamBatch(self, request, context):
+        """The same rows as GenerateBatch, streamed in chunks (for batches too large for one message).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BuildSparringRows(self, request, context):
+        """Sparring: correction rows from graded wrong answers (the problem with the wrong answer ->
+        "It is incorrect." and the correct answer). Right answers yield no row.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CurriculumServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -275,6 +300,16 @@ def add_CurriculumServiceServicer_to_server(servicer, server):
                     servicer.WatchEvaluation,
                     request_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.WatchEvaluationRequest.FromString,
                     response_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.WatchEvaluationResponse.SerializeToString,
+            ),
+            'StreamBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamBatch,
+                    request_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.StreamBatchRequest.FromString,
+                    response_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.StreamBatchResponse.SerializeToString,
+            ),
+            'BuildSparringRows': grpc.unary_unary_rpc_method_handler(
+                    servicer.BuildSparringRows,
+                    request_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsRequest.FromString,
+                    response_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -656,6 +691,60 @@ class CurriculumService:
             '/realm.curriculum.v1.CurriculumService/WatchEvaluation',
             realm_dot_curriculum_dot_v1_dot_curriculum__pb2.WatchEvaluationRequest.SerializeToString,
             realm_dot_curriculum_dot_v1_dot_curriculum__pb2.WatchEvaluationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/realm.curriculum.v1.CurriculumService/StreamBatch',
+            realm_dot_curriculum_dot_v1_dot_curriculum__pb2.StreamBatchRequest.SerializeToString,
+            realm_dot_curriculum_dot_v1_dot_curriculum__pb2.StreamBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BuildSparringRows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.curriculum.v1.CurriculumService/BuildSparringRows',
+            realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsRequest.SerializeToString,
+            realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,121 @@
+"""Is BIN L1 learnable by the ~0.8M-parameter tiny hero in minutes? Train on generated rows, grade the eval set.
+
+A plain loop (AdamW, assistant-only loss, batch 64) on `generate_problems(bin, L1)`; every `--eval-every`
+seconds the frozen L1 eval set is answered greedily and graded by the BIN grader. Baseline: the same model
+before training (same eval set, same grader).
+
+    .venv/bin/python bench/curriculum_bin_learnability.py [--seconds 300] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients"))
+
+import torch  # noqa: E402
+
+from services.curriculum.skills.base import default_registry, eval_set, generate_problems  # noqa: E402
+from services.trainer.tiny_hero import build_tiny_hero  # noqa: E402
+
+
+def encode(tokenizer, problem) -> tuple[list[int], list[int]]:
+    prompt = [m.to_dict() for m in problem.prompt]
+    prompt_ids = tokenizer.apply_chat_template(prompt, tokenize=True, add_generation_prompt=True)
+    full_ids = tokenizer.apply_chat_template(problem.training_messages(), tokenize=True)
+    assert full_ids[: len(prompt_ids)] == prompt_ids
+    labels = [-100] * len(prompt_ids) + full_ids[len(prompt_ids):]
+    return full_ids, labels
+
+
+def batches(examples, batch_size: int, pad_id: int, generator: torch.Generator):
+    while True:
+        order = torch.randperm(len(examples), generator=generator).tolist()
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            chosen = [examples[i] for i in order[start:start + batch_size]]
+            width = max(len(ids) for ids, _ in chosen)
+            ids = torch.full((batch_size, width), pad_id)
+            labels = torch.full((batch_size, width), -100)
+            mask = torch.zeros((batch_size, width), dtype=torch.long)
+            for row, (x, y) in enumerate(chosen):
+                ids[row, : len(x)] = torch.tensor(x)
+                labels[row, : len(y)] = torch.tensor(y)
+                mask[row, : len(x)] = 1
+            yield ids, labels, mask
+
+
+@torch.no_grad()
+def evaluate(model, tokenizer, skill, problems) -> float:
+    model.eval()
+    tokenizer.padding_side = "left"
+    prompts = [tokenizer.apply_chat_template([m.to_dict() for m in p.prompt], tokenize=False,
+                                             add_generation_prompt=True) for p in problems]
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    out = model.generate(**encoded, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"))
+    texts = tokenizer.batch_decode(out[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+    model.train()
+    return sum(skill.grade(p, t).correct for p, t in zip(problems, texts, strict=True)) / len(problems)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=300.0, help="training time budget")
+    parser.add_argument("--eval-every", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    skill = default_registry().get("bin")
+    problems = eval_set(skill, 1).problems
+    with tempfile.TemporaryDirectory() as tmp:
+        hero = build_tiny_hero(Path(tmp) / "hero")
+        tokenizer = AutoTokenizer.from_pretrained(hero)
+        model = AutoModelForCausalLM.from_pretrained(hero)
+    params = sum(p.numel() for p in model.parameters())
+    examples = [encode(tokenizer, p) for p in generate_problems(skill, 1, 4000, seed=0)]
+    baseline = evaluate(model, tokenizer, skill, problems)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    stream = batches(examples, args.batch, tokenizer.pad_token_id, torch.Generator().manual_seed(0))
+    print(f"tiny hero: {params / 1e6:.2f} M parameters; {len(examples)} L1 rows "
+          f"(~{sum(len(x) for x, _ in examples) / len(examples):.0f} tokens each)")
+    print(f"{'seconds':>8}{'step':>7}{'loss':>9}{'eval acc':>10}")
+    print(f"{0:>8.0f}{0:>7}{'':>9}{baseline:>10.2f}   (baseline: untrained)")
+    start = last_eval = time.perf_counter()
+    step, accuracy, reached = 0, baseline, None
+    model.train()
+    while time.perf_counter() - start < args.seconds:
+        ids, labels, mask = next(stream)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        now = time.perf_counter()
+        if now - last_eval >= args.eval_every:
+            accuracy = evaluate(model, tokenizer, skill, problems)
+            last_eval = time.perf_counter()
+            print(f"{now - start:>8.0f}{step:>7}{loss.item():>9.4f}{accuracy:>10.2f}", flush=True)
+            if reached is None and accuracy >= 0.9:
+                reached = now - start
+                break
+    if reached is None:
+        accuracy = evaluate(model, tokenizer, skill, problems)
+        print(f"{time.perf_counter() - start:>8.0f}{step:>7}{loss.item():>9.4f}{accuracy:>10.2f}")
+    to_90 = f"{reached:.0f}" if reached is not None else "not_reached"
+    print(f"RESULT bin_l1_accuracy={accuracy:.2f} baseline_accuracy={baseline:.2f} seconds_to_0.9={to_90} "
+          f"steps={step}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Skill plugins: the interface and machinery (base), BIN and SYLLO."""
