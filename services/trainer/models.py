@@ -1,0 +1,188 @@
+"""Plain domain records of the trainer. Enum member names equal the proto enum suffixes
+(QuestState.QUEUED <-> QUEST_STATE_QUEUED) so the servicer maps them by name."""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from services.kit.errors import InvalidArgument
+
+
+class Priority(StrEnum):
+    HIGH = "HIGH"
+    NORMAL = "NORMAL"
+    LOW = "LOW"
+
+    @property
+    def rank(self) -> int:
+        return {"HIGH": 1, "NORMAL": 2, "LOW": 3}[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> Priority:
+        try:
+            return cls(text.upper())
+        except ValueError:
+            raise InvalidArgument(f"unknown priority {text!r}; use high, normal or low", field="priority") from None
+
+
+class QuestState(StrEnum):
+    VALIDATING = "VALIDATING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    REJECTED = "REJECTED"
+
+
+TERMINAL_QUEST_STATES = frozenset({QuestState.COMPLETED, QuestState.FAILED, QuestState.SKIPPED, QuestState.REJECTED})
+WAITING_QUEST_STATES = frozenset({QuestState.VALIDATING, QuestState.QUEUED})
+
+
+class CampaignState(StrEnum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    ARCHIVED = "ARCHIVED"
+
+
+class RunState(StrEnum):
+    IDLE = "IDLE"
+    STARTING = "STARTING"
+    TRAINING = "TRAINING"
+    CHECKPOINTING = "CHECKPOINTING"
+    PAUSING = "PAUSING"
+    PAUSED = "PAUSED"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+
+
+class EventKind(StrEnum):
+    STEP = "STEP"
+    QUEST_STARTED = "QUEST_STARTED"
+    QUEST_COMPLETED = "QUEST_COMPLETED"
+    QUEST_FAILED = "QUEST_FAILED"
+    QUEST_SKIPPED = "QUEST_SKIPPED"
+    QUEST_QUEUED = "QUEST_QUEUED"
+    QUEST_REJECTED = "QUEST_REJECTED"
+    CHECKPOINT_SAVED = "CHECKPOINT_SAVED"
+    CHECKPOINT_REGISTERED = "CHECKPOINT_REGISTERED"
+    RUN_STATE_CHANGED = "RUN_STATE_CHANGED"
+    LEVEL_UP = "LEVEL_UP"
+    WORKER_RESTARTED = "WORKER_RESTARTED"
+
+
+@dataclass(frozen=True)
+class Milestone:
+    title: str
+    description: str = ""
+    reach_time: float = 0.0
+    global_step: int = 0
+
+
+@dataclass(frozen=True)
+class Campaign:
+    campaign_id: str
+    display_name: str
+    hero: str
+    state: CampaignState
+    starting_checkpoint: str
+    config_overrides: dict[str, Any]
+    skills: tuple[str, ...]
+    milestones: tuple[Milestone, ...]
+    peak_metrics: dict[str, float]
+    global_step: int
+    trained_tokens: int
+    latest_checkpoint_dir: str
+    latest_checkpoint_asset: str
+    create_time: float
+    update_time: float
+
+    @property
+    def name(self) -> str:
+        return f"campaigns/{self.campaign_id}"
+
+
+@dataclass(frozen=True)
+class Quest:
+    quest_id: str
+    display_name: str
+    campaign: str  # campaigns/{id}
+    priority: Priority
+    state: QuestState
+    position: int
+    dataset_asset: str = ""
+    schema_id: str = ""
+    sidecar_json: str = ""
+    rows: int = 0
+    bytes: int = 0
+    sha256: str = ""
+    # The validation report as a proto-shaped dict (realm.common.v1.ValidationReport field names).
+    validation: dict[str, Any] = field(default_factory=dict)
+    state_reason: str = ""
+    source: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    steps_done: int = 0
+    steps_total: int = 0
+    attempts: int = 0
+    worker_restarts: int = 0
+    worker_pid: int = 0
+    file_path: str = ""
+    run_dir: str = ""
+    global_step_offset: int = 0
+    trained_tokens_offset: int = 0
+    create_time: float = 0.0
+    start_time: float = 0.0
+    end_time: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"quests/{self.quest_id}"
+
+
+def resource_id(name: str, collection: str, *, field_name: str = "name") -> str:
+    """'quests/abc' -> 'abc' (a bare id is accepted too)."""
+    prefix = f"{collection}/"
+    resource = name.removeprefix(prefix)
+    if not resource or "/" in resource:
+        raise InvalidArgument(f"expected {collection}/{{id}}, got {name!r}", field=field_name)
+    return resource
+
+
+_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+
+
+def mint_id(display_name: str, *, max_len: int = 40) -> str:
+    slug = _SLUG_STRIP.sub("-", display_name.lower()).strip("-")[:max_len].strip("-")
+    suffix = uuid.uuid4().hex[:6]
+    return f"{slug}-{suffix}" if slug else f"q{uuid.uuid4().hex[:10]}"
+
+
+def encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode() if offset else ""
+
+
+def decode_page_token(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        if not text.startswith("o:"):
+            raise ValueError(text)
+        offset = int(text[2:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("not a token this service issued", field="page_token") from None
+    if offset < 0:
+        raise InvalidArgument("not a token this service issued", field="page_token")
+    return offset
+
+
+def page_size_of(requested: int, *, default: int = 50, maximum: int = 500) -> int:
+    if requested < 0:
+        raise InvalidArgument("must be >= 0", field="page_size")
+    return min(requested or default, maximum)

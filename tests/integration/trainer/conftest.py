@@ -1,0 +1,110 @@
+"""Real servers on loopback: vault + curriculum + trainer (in-process, grpc.aio) and the real training worker."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from services.kit.config import Settings, settings_from_dict
+from services.kit.server import ServiceServer
+from services.kit.testing import ADMIN_TOKEN, config_dict_for_tests
+
+torch.set_num_threads(1)
+
+# Small and quick on a shared 2-core CPU; a quest of GOOD_ROWS trains in a few seconds with the real worker.
+TRAINING_DEFAULTS = {"max_steps": 8, "checkpoint_every_steps": 4, "max_seq_len": 64, "micro_batch_size": 4,
+                     "learning_rate": 0.003, "warmup_steps": 0, "seed": 1}
+
+
+@pytest.fixture(scope="session")
+def tiny_hero_dir(tmp_path_factory) -> Path:
+    from services.trainer.tiny_hero import build_tiny_hero
+
+    return build_tiny_hero(tmp_path_factory.mktemp("hero") / "tiny")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stack_settings(tmp_path: Path, hero_dir: Path, ports: dict[str, int], **trainer: Any) -> Settings:
+    heroes = tmp_path / "heroes"
+    heroes.mkdir(exist_ok=True)
+    (heroes / "tiny.yaml").write_text(yaml.safe_dump({
+        "model_dir": str(hero_dir), "architecture": "qwen3",
+        "training_defaults": {**TRAINING_DEFAULTS, **trainer.pop("training_defaults", {})},
+        "idle": trainer.pop("idle", {"enabled": False}),
+    }))
+    section = {"heroes_dir": str(heroes), "idle_poll_s": 0.1, "validation_retry_s": 0.5,
+               "outbox_retry_initial_s": 0.1, "outbox_retry_max_s": 0.5, "hero_loop_interval_s": 0.2,
+               "worker_env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, **trainer}
+    raw = config_dict_for_tests(tmp_path / "var", trainer=section)
+    for name, port in ports.items():
+        raw["services"][name]["port"] = port
+    return settings_from_dict(raw, root=tmp_path, env={})
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    servers: dict[str, ServiceServer]
+    realm: Any
+    trainer_domain: Any
+
+    async def stop_vault(self) -> None:
+        await self.servers.pop("vault").stop(0.2)
+
+    async def start_vault(self) -> None:
+        from services.vault.app import setup as vault_setup
+
+        server = ServiceServer(self.settings, "vault", metrics_port=False)
+        await vault_setup(server)
+        await server.start()
+        self.servers["vault"] = server
+
+
+@contextlib.asynccontextmanager
+async def run_stack(tmp_path: Path, hero_dir: Path, *, trainer_in_process: bool = True, **trainer: Any):
+    from realm.sdk import connect
+    from services.curriculum.app import setup as curriculum_setup
+    from services.trainer.app import setup as trainer_setup
+
+    ports = {name: free_port() for name in ("vault", "curriculum", "trainer")}
+    settings = stack_settings(tmp_path, hero_dir, ports, **trainer)
+    stack = Stack(settings, {}, None, None)
+    await stack.start_vault()
+    curriculum = ServiceServer(settings, "curriculum", metrics_port=False)
+    await curriculum_setup(curriculum)
+    await curriculum.start()
+    stack.servers["curriculum"] = curriculum
+    if trainer_in_process:
+        trainer_server = ServiceServer(settings, "trainer", metrics_port=False)
+        await trainer_setup(trainer_server)
+        await trainer_server.start()
+        stack.servers["trainer"] = trainer_server
+    stack.realm = connect(settings, token=ADMIN_TOKEN)
+    try:
+        yield stack
+    finally:
+        for name in ("trainer", "curriculum", "vault"):
+            if name in stack.servers:
+                await stack.servers[name].stop(0.5)
+
+
+@pytest.fixture
+def stack_factory(tmp_path, tiny_hero_dir):
+    def make(**trainer: Any):
+        return run_stack(tmp_path, tiny_hero_dir, **trainer)
+
+    make.hero_dir = tiny_hero_dir
+
+    return make
