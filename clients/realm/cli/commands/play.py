@@ -97,7 +97,8 @@ def follow(realm, campaign: str, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 stream = realm.trainer.StreamEvents(pb.StreamEventsRequest(after_sequence=after))
-                for event in stream:
+                for response in stream:
+                    event = response.event
                     after = event.sequence
                     if stop.is_set():
                         stream.cancel()
@@ -119,7 +120,7 @@ def follow(realm, campaign: str, stop: threading.Event) -> None:
             except Exception as exc:  # a restarting trainer: reconnect and resume from the last sequence
                 if stop.is_set():
                     return
-                bar._progress.console.print(f"[yellow]event stream interrupted ({exc.__class__.__name__}); "
+                bar._progress.console.print(f"[yellow]event stream interrupted ({exc.__class__.__name__}: {exc}); "
                                             "reconnecting[/yellow]")
                 time.sleep(2)
 
