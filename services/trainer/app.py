@@ -21,7 +21,7 @@ def build_domain(settings, *, realm=None) -> TrainerDomain:
         "validation_level", "VALIDATION_LEVEL_STANDARD")))
     ledger = LedgerPort(realm) if vault is not None else None
     return TrainerDomain(options, validator=curriculum, registry=vault, assets=vault, planner=curriculum,
-                         ledger=ledger)
+                         ledger=ledger, levels=curriculum)
 
 
 async def setup(server: ServiceServer, *, domain: TrainerDomain | None = None) -> None:

@@ -28,6 +28,7 @@ from services.trainer.ports import (
     DatasetSource,
     DatasetValidator,
     LedgerFeed,
+    SkillLevels,
 )
 from services.trainer.progress import HeroProgress, hero_progress
 from services.trainer.quests import QuestQueue
@@ -77,6 +78,7 @@ class TrainerDomain:
         assets: DatasetSource | None,
         planner: BatchPlanner | None,
         ledger: LedgerFeed | None = None,
+        levels: SkillLevels | None = None,
     ) -> None:
         self.options = options
         options.data_root.mkdir(parents=True, exist_ok=True)
@@ -94,19 +96,19 @@ class TrainerDomain:
             self.store, registry, self.campaigns, self.events,
             retry_initial_s=options.outbox_retry_initial_s, retry_max_s=options.outbox_retry_max_s,
         )
+        self.level_ups = LevelUpFollower(
+            store=self.store, campaigns=self.campaigns, events=self.events, feed=ledger, levels=levels,
+            retry_initial_s=options.ledger_retry_initial_s, retry_max_s=options.ledger_retry_max_s,
+        )
         self.hero_loop = HeroLoop(
             planner=planner, intake=self.intake, queue=self.queue, campaigns=self.campaigns, heroes=self.heroes,
-            min_interval_s=options.hero_loop_interval_s,
+            min_interval_s=options.hero_loop_interval_s, level_ups=self.level_ups,
         )
         self.controller = RunController(
             root=options.data_root, settings=options.controller, queue=self.queue, campaigns=self.campaigns,
             heroes=self.heroes, events=self.events, intake=self.intake, outbox=self.outbox,
             hero_loop=self.hero_loop, assets=assets, training_config_builder=build_training_config,
             config_hasher=config_hash,
-        )
-        self.level_ups = LevelUpFollower(
-            store=self.store, campaigns=self.campaigns, events=self.events, feed=ledger,
-            retry_initial_s=options.ledger_retry_initial_s, retry_max_s=options.ledger_retry_max_s,
         )
         self._tasks: list[asyncio.Task] = []
 

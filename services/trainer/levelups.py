@@ -1,16 +1,19 @@
 """Level-up effects: follow the vault ledger for LEVEL_UP events of the trainer's campaigns.
 
 When the curriculum levels a skill up it appends a LEVEL_UP event to the vault ledger (campaign, attributes
-skill / from_level / to_level / checkpoint / mean_accuracy). For each one the follower
-- prunes the campaign's waiting quests that the hero loop generated for that skill at a level below to_level
-  (SKIPPED, "superseded by level-up to L<n>"); quests from users or sparring are left alone, and
-- emits a LEVEL_UP event on the trainer's stream (attributes skill / from_level / to_level / pruned) and adds a
-  campaign milestone.
+skill / from_level / to_level / checkpoint / mean_accuracy). from_level / to_level are the curriculum's
+*mastered* levels (its level_changes: 0 -> 1 when L1 is mastered), so the skill now trains at a higher level:
+the curriculum's training level (asked through `SkillLevels`), else to_level + 1. For each event the follower
+- prunes the campaign's waiting quests that the hero loop generated for that skill below that training level
+  (SKIPPED, "superseded by level-up to L<training level>"); quests from users or sparring are left alone, and
+- emits a LEVEL_UP event on the trainer's stream (attributes skill / from_level / to_level / training_level /
+  pruned) and adds a campaign milestone.
 
 Resumable and idempotent: the last ledger sequence handled is stored in the trainer's SQLite (settings_kv), an
 event at or below it is ignored, pruning only touches waiting quests, and the trainer event is emitted once per
 (campaign, skill, to_level) — so the same ledger event twice, or two ledger events for one level-up, change
-nothing. When the vault is unreachable the follower reconnects with exponential back-off from its cursor.
+nothing. When the vault (or the curriculum, for the training level) is unreachable the follower reconnects with
+exponential back-off from its cursor, so a level-up is retried, never dropped.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from services.kit.errors import NotFound, RealmError
 from services.trainer.campaigns import CampaignBook
 from services.trainer.events import EventLog
 from services.trainer.models import EventKind, Milestone, QuestState
-from services.trainer.ports import LedgerEvent, LedgerFeed, LedgerSubscription
+from services.trainer.ports import LedgerEvent, LedgerFeed, LedgerSubscription, SkillLevels
 from services.trainer.store import TrainerStore
 
 log = structlog.get_logger("realm.trainer.levelups")
@@ -44,6 +47,7 @@ class LevelUpOutcome:
     skill: str
     from_level: int
     to_level: int
+    training_level: int
     pruned: tuple[str, ...]  # quest names
     event_emitted: bool
 
@@ -63,6 +67,7 @@ class LevelUpFollower:
         campaigns: CampaignBook,
         events: EventLog,
         feed: LedgerFeed | None,
+        levels: SkillLevels | None = None,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
     ) -> None:
@@ -70,6 +75,7 @@ class LevelUpFollower:
         self.campaigns = campaigns
         self.events = events
         self.feed = feed
+        self.levels = levels
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.connected = False
@@ -115,15 +121,25 @@ class LevelUpFollower:
             log.warning("LEVEL_UP ledger event without skill / to_level; ignored", sequence=event.sequence,
                         attributes=attributes)
             return None
-        pruned = self.prune(campaign.name, skill, to_level)
-        emitted = self._emit(campaign.name, skill, from_level, to_level, pruned, event)
+        training_level = self.training_level(campaign.name, skill, to_level)
+        pruned = self.prune(campaign.name, skill, training_level)
+        emitted = self._emit(campaign.name, skill, from_level, to_level, training_level, pruned, event)
         log.info("skill levelled up", campaign=campaign.name, skill=skill, from_level=from_level,
-                 to_level=to_level, pruned=len(pruned), ledger_sequence=event.sequence)
-        return LevelUpOutcome(campaign.name, skill, from_level, to_level, tuple(pruned), emitted)
+                 to_level=to_level, training_level=training_level, pruned=len(pruned),
+                 ledger_sequence=event.sequence)
+        return LevelUpOutcome(campaign.name, skill, from_level, to_level, training_level, tuple(pruned), emitted)
 
-    def prune(self, campaign: str, skill: str, to_level: int) -> list[str]:
-        """SKIP the waiting hero-loop quests of this skill below to_level; returns their names."""
-        reason = f"superseded by level-up to L{to_level}"
+    def training_level(self, campaign: str, skill: str, to_level: int) -> int:
+        """The level the skill trains at now; Unavailable (curriculum down) propagates so the event is retried."""
+        if self.levels is not None:
+            level = self.levels.training_level(campaign, skill)
+            if level > 0:
+                return level
+        return to_level + 1
+
+    def prune(self, campaign: str, skill: str, training_level: int) -> list[str]:
+        """SKIP the waiting hero-loop quests of this skill below training_level; returns their names."""
+        reason = f"superseded by level-up to L{training_level}"
         pruned: list[str] = []
         now = time.time()
         with self.store.transaction() as conn:
@@ -137,7 +153,7 @@ class LevelUpFollower:
                 if labels.get("skill", "").removeprefix("skills/") != skill:
                     continue
                 level = _level(labels.get("level", ""), default=-1)
-                if level < 0 or level >= to_level:
+                if level < 0 or level >= training_level:
                     continue
                 # Conditional on the state: a quest the controller has just started is not pruned.
                 changed = conn.execute(
@@ -149,8 +165,20 @@ class LevelUpFollower:
                     pruned.append(f"quests/{row['id']}")
         for name in pruned:
             self.events.publish(EventKind.QUEST_SKIPPED, campaign=campaign, quest=name, message=reason,
-                                attributes={"reason": "level_up", "skill": skill, "to_level": str(to_level)})
+                                attributes={"reason": "level_up", "skill": skill,
+                                            "training_level": str(training_level)})
         return pruned
+
+    def known_training_level(self, campaign: str, skill: str, *, after_sequence: int = 0) -> int:
+        """The highest training level announced by a handled level-up of this skill whose trainer event is newer
+        than after_sequence (0: none)."""
+        row = self.store.query_one(
+            "SELECT MAX(CAST(json_extract(payload_json, '$.attributes.training_level') AS INTEGER)) AS level "
+            "FROM events WHERE kind = ? AND campaign = ? AND sequence > ? "
+            "AND json_extract(payload_json, '$.attributes.skill') = ?",
+            (EventKind.LEVEL_UP.value, campaign, after_sequence, skill),
+        )
+        return int(row["level"] or 0) if row else 0
 
     def _already_emitted(self, campaign: str, skill: str, to_level: int) -> bool:
         row = self.store.query_one(
@@ -161,24 +189,25 @@ class LevelUpFollower:
         )
         return row is not None
 
-    def _emit(self, campaign: str, skill: str, from_level: int, to_level: int, pruned: list[str],
-              event: LedgerEvent) -> bool:
+    def _emit(self, campaign: str, skill: str, from_level: int, to_level: int, training_level: int,
+              pruned: list[str], event: LedgerEvent) -> bool:
         if self._already_emitted(campaign, skill, to_level):
             return False
         attributes = {
-            "skill": skill, "from_level": str(from_level), "to_level": str(to_level), "pruned": str(len(pruned)),
+            "skill": skill, "from_level": str(from_level), "to_level": str(to_level),
+            "training_level": str(training_level), "pruned": str(len(pruned)),
             "ledger_sequence": str(event.sequence),
         }
         for key in ("checkpoint", "mean_accuracy"):
             if event.attributes.get(key):
                 attributes[key] = event.attributes[key]
-        message = f"{skill} reached level {to_level}" + (
+        message = f"{skill} mastered level {to_level}; training at L{training_level}" + (
             f"; {len(pruned)} queued quest(s) of lower levels pruned" if pruned else "")
         self.events.publish(EventKind.LEVEL_UP, campaign=campaign, message=message, attributes=attributes)
         current = self.campaigns.get(campaign)
         with contextlib.suppress(RealmError):  # an archived campaign keeps its milestones as they were
             self.campaigns.add_milestone(campaign, Milestone(
-                title=f"{skill} L{to_level}", description=message, reach_time=time.time(),
+                title=f"{skill} L{to_level} mastered", description=message, reach_time=time.time(),
                 global_step=current.global_step))
         return True
 

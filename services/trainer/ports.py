@@ -91,3 +91,9 @@ class LedgerFeed(Protocol):
     def watch(self, *, after_sequence: int, kinds: tuple[str, ...]) -> LedgerSubscription:
         """Ledger events with sequence > after_sequence (of these kinds), then new ones as they are appended."""
         ...
+
+
+class SkillLevels(Protocol):
+    def training_level(self, campaign: str, skill: str) -> int:
+        """The level the curriculum now trains this skill at in this campaign (0 when it does not know it)."""
+        ...

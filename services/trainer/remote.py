@@ -78,7 +78,12 @@ class CurriculumPort:
         wanted = {s.removeprefix("skills/") for s in skills}
         try:
             known = self.realm.curriculum.ListSkills(cpb.ListSkillsRequest(page_size=500)).skills
-            settings = [cpb.SkillSettings(skill=k.name, enabled=k.name.removeprefix("skills/") in wanted, weight=1.0)
+            # Keep weights someone already chose for this campaign (e.g. `realm play`); new skills weigh 1.
+            current = self.realm.curriculum.GetCampaignProgress(
+                cpb.GetCampaignProgressRequest(campaign=campaign)).progress.skills
+            weights = {p.skill.removeprefix("skills/"): p.weight for p in current if p.weight > 0}
+            settings = [cpb.SkillSettings(skill=k.name, enabled=k.name.removeprefix("skills/") in wanted,
+                                          weight=weights.get(k.name.removeprefix("skills/"), 1.0))
                         for k in known]
             unknown = wanted - {k.name.removeprefix("skills/") for k in known}
             if unknown:
@@ -86,6 +91,17 @@ class CurriculumPort:
             self.realm.curriculum.ConfigureCampaign(cpb.ConfigureCampaignRequest(campaign=campaign, skills=settings))
         except grpc.RpcError as exc:
             raise domain_error(exc, "curriculum") from None
+
+    def training_level(self, campaign: str, skill: str) -> int:
+        try:
+            progress = self.realm.curriculum.GetCampaignProgress(
+                cpb.GetCampaignProgressRequest(campaign=campaign)).progress
+        except grpc.RpcError as exc:
+            raise domain_error(exc, "curriculum") from None
+        except KeyError as exc:
+            raise Unavailable(f"curriculum: {exc}") from None
+        wanted = skill.removeprefix("skills/")
+        return next((s.training_level for s in progress.skills if s.skill.removeprefix("skills/") == wanted), 0)
 
     def plan_next_batch(self, campaign: str, *, preset: str, count: int) -> list[PlannedBatch]:
         try:

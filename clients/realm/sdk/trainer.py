@@ -5,13 +5,19 @@
     quest = trainer.submit_quest("bin_l1.jsonl", priority="high")      # sidecar bin_l1.meta.json picked up
     for event in trainer.events(after_sequence=0):                      # follows until cancelled
         print(event.kind, event.step.loss)
+    report = campaign_report(connect(), "campaigns/road")              # timeline: levels, trials, steps
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import grpc
 
 from realm.sdk.core import ServiceClient
 from realm.trainer.v1 import trainer_pb2 as pb
@@ -97,6 +103,105 @@ class TrainerClient(ServiceClient):
 
     def status(self) -> pb.RunStatus:
         return self.GetRunStatus(pb.GetRunStatusRequest()).status
+
+
+
+# ---- campaign report ----------------------------------------------------------------------------------------
+def _seconds(timestamp) -> float:
+    return timestamp.seconds + timestamp.nanos / 1e9 if timestamp and (timestamp.seconds or timestamp.nanos) else 0.0
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds") if seconds else ""
+
+
+def _minutes(seconds: float, start: float) -> float | None:
+    return round((seconds - start) / 60.0, 2) if seconds and start else None
+
+
+def _pages(fetch, items: str) -> list:
+    """Every item of a paginated List call; `fetch(page_token)` returns one response."""
+    result, token = [], ""
+    while True:
+        response = fetch(token)
+        result.extend(getattr(response, items))
+        token = response.next_page_token
+        if not token:
+            return result
+
+
+def campaign_report(realm, campaign: str, *, now: float | None = None) -> dict[str, Any]:
+    """A campaign's timeline, read through the SDK only: levels reached per skill with times (the curriculum's
+    progression history), accuracy per trial and regime (its evaluations), steps and wall time (the trainer).
+
+    Wall time runs from the first quest start to `now`; `minutes` columns are relative to that start (to the
+    campaign's creation when no quest has started). A curriculum that cannot be reached leaves its sections
+    empty and says so in `curriculum_error`."""
+    from realm.curriculum.v1 import curriculum_pb2 as cpb
+
+    name = campaign if campaign.startswith("campaigns/") else f"campaigns/{campaign}"
+    now = time.time() if now is None else now
+    info = realm.trainer.GetCampaign(pb.GetCampaignRequest(name=name)).campaign
+    quests = _pages(lambda token: realm.trainer.ListQuests(
+        pb.ListQuestsRequest(campaign=name, page_size=500, page_token=token)), "quests")
+    starts = [_seconds(q.start_time) for q in quests if _seconds(q.start_time)]
+    first_start = min(starts) if starts else 0.0
+    origin = first_start or _seconds(info.create_time)
+    by_state: dict[str, int] = {}
+    for quest in quests:
+        state = pb.QuestState.Name(quest.state).removeprefix("QUEST_STATE_")
+        by_state[state] = by_state.get(state, 0) + 1
+    report: dict[str, Any] = {
+        "campaign": name, "display_name": info.display_name, "hero": info.hero,
+        "state": pb.CampaignState.Name(info.state).removeprefix("CAMPAIGN_STATE_"),
+        "training": {
+            "global_step": int(info.global_step), "trained_tokens": int(info.trained_tokens),
+            "first_quest_start": _iso(first_start),
+            "wall_seconds": round(now - first_start, 1) if first_start else 0.0,
+        },
+        "quests": {"total": len(quests), "by_state": by_state,
+                   "by_source": _count(q.source or "upload" for q in quests)},
+        "skills": [], "trials": [], "curriculum_error": "",
+    }
+    try:
+        progress = realm.curriculum.GetCampaignProgress(cpb.GetCampaignProgressRequest(campaign=name)).progress
+        evaluations = _pages(lambda token: realm.curriculum.ListEvaluations(
+            cpb.ListEvaluationsRequest(campaign=name, page_size=200, page_token=token)), "evaluations")
+    except grpc.RpcError as exc:
+        report["curriculum_error"] = f"{exc.code().name}: {exc.details()}"
+        return report
+    step_of: dict[str, int] = {}
+    for skill in progress.skills:
+        report["skills"].append({
+            "skill": skill.skill.removeprefix("skills/"), "enabled": skill.enabled,
+            "mastered_level": skill.mastered_level, "training_level": skill.training_level,
+            "max_level": skill.max_level,
+            "levels": [{"from_level": c.from_level, "to_level": c.to_level, "time": _iso(_seconds(c.time)),
+                        "minutes": _minutes(_seconds(c.time), origin), "checkpoint": c.checkpoint,
+                        "mean_accuracy": round(c.mean_accuracy, 4)} for c in skill.progression],
+        })
+        for point in skill.accuracy_history:
+            step_of.setdefault(point.checkpoint, int(point.global_step))
+    for evaluation in sorted(evaluations, key=lambda e: (_seconds(e.create_time), e.name)):
+        when = _seconds(evaluation.end_time) or _seconds(evaluation.create_time)
+        report["trials"].append({
+            "evaluation": evaluation.name, "checkpoint": evaluation.checkpoint,
+            "global_step": step_of.get(evaluation.checkpoint), "full": evaluation.full,
+            "state": cpb.EvaluationState.Name(evaluation.state).removeprefix("EVALUATION_STATE_"),
+            "time": _iso(when), "minutes": _minutes(when, origin),
+            "results": [{"skill": r.skill.removeprefix("skills/"), "level": r.level,
+                         "regime": cpb.Regime.Name(r.regime).removeprefix("REGIME_").lower(),
+                         "accuracy": round(r.accuracy, 4), "correct": r.correct, "total": r.total}
+                        for r in evaluation.results],
+        })
+    return report
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
 
 
 CLIENT_CLASS = TrainerClient

@@ -36,7 +36,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def stack_settings(tmp_path: Path, hero_dir: Path, ports: dict[str, int], **trainer: Any) -> Settings:
+def stack_settings(tmp_path: Path, hero_dir: Path, ports: dict[str, int], *,
+                   curriculum: dict[str, Any] | None = None, **trainer: Any) -> Settings:
     heroes = tmp_path / "heroes"
     heroes.mkdir(exist_ok=True)
     (heroes / "tiny.yaml").write_text(yaml.safe_dump({
@@ -47,7 +48,7 @@ def stack_settings(tmp_path: Path, hero_dir: Path, ports: dict[str, int], **trai
     section = {"heroes_dir": str(heroes), "idle_poll_s": 0.1, "validation_retry_s": 0.5,
                "outbox_retry_initial_s": 0.1, "outbox_retry_max_s": 0.5, "hero_loop_interval_s": 0.2,
                "worker_env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, **trainer}
-    raw = config_dict_for_tests(tmp_path / "var", trainer=section)
+    raw = config_dict_for_tests(tmp_path / "var", trainer=section, curriculum=curriculum or {})
     for name, port in ports.items():
         raw["services"][name]["port"] = port
     return settings_from_dict(raw, root=tmp_path, env={})
@@ -73,13 +74,14 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def run_stack(tmp_path: Path, hero_dir: Path, *, trainer_in_process: bool = True, **trainer: Any):
+async def run_stack(tmp_path: Path, hero_dir: Path, *, trainer_in_process: bool = True,
+                    curriculum: dict[str, Any] | None = None, **trainer: Any):
     from realm.sdk import connect
     from services.curriculum.app import setup as curriculum_setup
     from services.trainer.app import setup as trainer_setup
 
     ports = {name: free_port() for name in ("vault", "curriculum", "trainer")}
-    settings = stack_settings(tmp_path, hero_dir, ports, **trainer)
+    settings = stack_settings(tmp_path, hero_dir, ports, curriculum=curriculum, **trainer)
     stack = Stack(settings, {}, None, None)
     await stack.start_vault()
     curriculum = ServiceServer(settings, "curriculum", metrics_port=False)
@@ -87,8 +89,12 @@ async def run_stack(tmp_path: Path, hero_dir: Path, *, trainer_in_process: bool 
     await curriculum.start()
     stack.servers["curriculum"] = curriculum
     if trainer_in_process:
+        from services.trainer.app import build_domain
+
         trainer_server = ServiceServer(settings, "trainer", metrics_port=False)
-        await trainer_setup(trainer_server)
+        # Built here so tests can reach the domain (e.g. drive the hero loop while training is paused).
+        stack.trainer_domain = build_domain(settings)
+        await trainer_setup(trainer_server, domain=stack.trainer_domain)
         await trainer_server.start()
         stack.servers["trainer"] = trainer_server
     stack.realm = connect(settings, token=ADMIN_TOKEN)

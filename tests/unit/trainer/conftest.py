@@ -105,7 +105,7 @@ class MemoryRegistry:
         self.aliases[alias] = asset
 
 
-def make_domain(tmp_path: Path, hero_dir: Path, *, validator=None, registry=None, planner=None,
+def make_domain(tmp_path: Path, hero_dir: Path, *, validator=None, registry=None, planner=None, ledger=None, levels=None,
                 **controller: Any) -> TrainerDomain:
     heroes = tmp_path / "heroes"
     if not (heroes / "tiny.yaml").exists():
@@ -123,9 +123,12 @@ def make_domain(tmp_path: Path, hero_dir: Path, *, validator=None, registry=None
         hero_loop_interval_s=0.1,
         outbox_retry_initial_s=0.05,
         outbox_retry_max_s=0.2,
+        ledger_retry_initial_s=0.05,
+        ledger_retry_max_s=0.2,
     )
     return TrainerDomain(options, validator=validator or RuleValidator(), registry=registry,
-                         assets=None, planner=planner)
+                         assets=None, planner=planner, ledger=ledger,
+                         levels=levels)
 
 
 GOOD_ROWS = [

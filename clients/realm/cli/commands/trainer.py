@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from google.protobuf import field_mask_pb2, struct_pb2
 
-from realm.cli.common import add_output_flags, client, emit, err_console, fail, progress, to_dict
+from realm.cli.common import add_output_flags, client, console, emit, err_console, fail, progress, to_dict
 from realm.trainer.v1 import trainer_pb2 as pb
 
 QUEST_COLUMNS = ["name", "display_name", "state", "priority", "position", "rows", "steps_done", "steps_total",
@@ -113,6 +113,67 @@ def campaign_activate(args):
 def campaign_archive(args):
     emit(args, _trainer(args).ArchiveCampaign(
         pb.ArchiveCampaignRequest(name=_name("campaigns", args.campaign))).campaign, columns=CAMPAIGN_COLUMNS)
+
+
+def _short_time(iso: str) -> str:
+    """2026-11-28T10:31:42+00:00 -> 11-28 10:31:42 (UTC), so the tables fit a terminal."""
+    return iso[5:19].replace("T", " ") if iso else ""
+
+
+def report_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[dict[str, Any]]]]:
+    """The campaign report as (title, columns, rows) tables: summary, levels reached, trials, per-regime."""
+    training = report["training"]
+    summary = [{"field": k, "value": v} for k, v in (
+        ("campaign", report["campaign"]), ("hero", report["hero"]), ("state", report["state"]),
+        ("global step", f"{training['global_step']:,}"), ("trained tokens", f"{training['trained_tokens']:,}"),
+        ("first quest start", training["first_quest_start"] or "(none yet)"),
+        ("wall time (min)", round(training["wall_seconds"] / 60.0, 1)),
+        ("quests", " ".join(f"{k.lower()}={v}" for k, v in sorted(report["quests"]["by_state"].items()))),
+    )]
+    if report.get("curriculum_error"):
+        summary.append({"field": "curriculum", "value": f"unreachable: {report['curriculum_error']}"})
+    skills = [s for s in report["skills"] if s["enabled"] or s["levels"]]
+    levels = [{"skill": s["skill"], "level": f"L{c['to_level']}", "from": f"L{c['from_level']}",
+               "minutes": c["minutes"], "time": _short_time(c["time"]), "mean accuracy": c["mean_accuracy"],
+               "checkpoint": c["checkpoint"]} for s in skills for c in s["levels"]]
+    levels.sort(key=lambda row: row["minutes"] if row["minutes"] is not None else 0.0)
+    standing = [{"skill": s["skill"], "mastered": s["mastered_level"], "training": s["training_level"],
+                 "max": s["max_level"], "level-ups": len(s["levels"])} for s in skills]
+    trials, regimes = [], {}
+    for trial in report["trials"]:
+        for r in trial["results"]:
+            trials.append({"minutes": trial["minutes"], "step": trial["global_step"], "skill": r["skill"],
+                           "level": r["level"], "regime": r["regime"], "accuracy": r["accuracy"],
+                           "correct": f"{r['correct']}/{r['total']}", "full": "yes" if trial["full"] else ""})
+            if trial["state"] != "SUCCEEDED":
+                continue
+            entry = regimes.setdefault((r["skill"], r["level"], r["regime"]), [])
+            entry.append(r["accuracy"])
+    by_regime = [{"skill": skill, "level": level, "regime": regime, "trials": len(values), "first": values[0],
+                  "last": values[-1], "best": max(values)}
+                 for (skill, level, regime), values in sorted(regimes.items())]
+    return [
+        ("Campaign", ["field", "value"], summary),
+        ("Skills", ["skill", "mastered", "training", "max", "level-ups"], standing),
+        ("Levels reached", ["skill", "from", "level", "minutes", "time", "mean accuracy", "checkpoint"], levels),
+        ("Trials", ["minutes", "step", "skill", "level", "regime", "accuracy", "correct", "full"], trials),
+        ("Accuracy by level and regime (held_out: eval problems never trained on)",
+         ["skill", "level", "regime", "trials", "first", "last", "best"], by_regime),
+    ]
+
+
+def campaign_report_cmd(args):
+    from realm.sdk.trainer import campaign_report
+
+    report = campaign_report(client(args), _name("campaigns", args.campaign))
+    if args.json:
+        emit(args, report)
+        return
+    for title, columns, rows in report_tables(report):
+        if rows:
+            emit(args, rows, columns=columns, title=title)
+        else:
+            console.print(f"[bold]{title}[/bold]: (none yet)")
 
 
 # ---- quest -----------------------------------------------------------------------------------------------
@@ -297,6 +358,8 @@ def register(subparsers) -> None:
     ls.add_argument("--state", choices=["draft", "active", "archived"])
     for verb, handler in (("show", campaign_show), ("activate", campaign_activate), ("archive", campaign_archive)):
         _sub(campaign, verb, f"{verb} a campaign", handler).add_argument("campaign")
+    _sub(campaign, "report", "the campaign's timeline: levels reached per skill, accuracy per trial (held-out vs "
+         "exhaustive), steps and wall time", campaign_report_cmd).add_argument("campaign")
 
     quest = subparsers.add_parser("quest", help="the quest queue").add_subparsers(dest="quest_cmd", required=True)
     add = _sub(quest, "add", "upload a JSONL quest (validated, then queued or rejected)", quest_add)
