@@ -7,6 +7,8 @@ import argparse
 import threading
 import time
 
+import grpc
+
 from realm.cli.common import console, settings
 
 DEFAULT_SKILLS = ("bin", "syllo")
@@ -51,30 +53,32 @@ def wait_serving(conf, names: list[str], stop: threading.Event, timeout: float =
 
 
 def ensure_campaign(realm, args) -> str:
+    """The active campaign, or a new one; its curriculum weights are set before it is activated, so the
+    trainer's hero loop plans with them from its very first batch."""
     from realm.curriculum.v1 import curriculum_pb2
     from realm.trainer.v1 import trainer_pb2 as pb
 
     trainer = realm.trainer
     active = trainer.ListCampaigns(pb.ListCampaignsRequest(page_size=100, state=pb.CAMPAIGN_STATE_ACTIVE)).campaigns
     if active:
-        name = active[0].name
-    else:
-        name = f"campaigns/{args.campaign}"
-        try:
-            trainer.GetCampaign(pb.GetCampaignRequest(name=name))
-        except Exception:
-            skills = args.skill or list(DEFAULT_SKILLS)
-            trainer.CreateCampaign(pb.CreateCampaignRequest(
-                campaign=pb.Campaign(display_name=args.campaign, hero=f"heroes/{args.hero}", skills=skills),
-                campaign_id=args.campaign,
-            ))
-        trainer.ActivateCampaign(pb.ActivateCampaignRequest(name=name))
-    campaign = trainer.GetCampaign(pb.GetCampaignRequest(name=name)).campaign
+        return active[0].name
+    name = f"campaigns/{args.campaign}"
+    try:
+        campaign = trainer.GetCampaign(pb.GetCampaignRequest(name=name)).campaign
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        campaign = trainer.CreateCampaign(pb.CreateCampaignRequest(
+            campaign=pb.Campaign(display_name=args.campaign, hero=f"heroes/{args.hero}",
+                                 skills=args.skill or list(DEFAULT_SKILLS)),
+            campaign_id=args.campaign,
+        )).campaign
     realm.curriculum.ConfigureCampaign(curriculum_pb2.ConfigureCampaignRequest(
         campaign=name,
         skills=[curriculum_pb2.SkillSettings(skill=s, enabled=True, weight=DEFAULT_WEIGHTS.get(s, 1.0))
                 for s in campaign.skills],
     ))
+    trainer.ActivateCampaign(pb.ActivateCampaignRequest(name=name))
     return name
 
 
