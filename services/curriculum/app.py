@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from realm.curriculum.v1 import curriculum_pb2_grpc
+from services.curriculum.deliveries import Deliveries
 from services.curriculum.domain import CurriculumDomain
-from services.curriculum.evaluation import CheckpointFollower, EvaluationRunner
-from services.curriculum.remote import SdkInference, SdkVault
+from services.curriculum.evaluation import CheckpointFollower, EvaluationRunner, TrialPolicy
+from services.curriculum.remote import SdkInference, SdkTrainer, SdkVault
 from services.curriculum.servicer import CurriculumServicer
 from services.kit.server import ServiceServer
 
@@ -24,15 +25,22 @@ async def setup(server: ServiceServer) -> None:
 
     realm = connect(settings, token=settings.client_token())
     vault = SdkVault(realm)
+    # Sparring quests go to the trainer; without one in realm.yaml there is nobody to send them to.
+    trainer_endpoint = settings.services.get("trainer")
+    trainer = SdkTrainer(realm) if trainer_endpoint is not None and trainer_endpoint.enabled else None
     evaluations = EvaluationRunner(settings.data_dir / "curriculum" / "evaluations.db", domain.registry,
                                    domain.store, SdkInference(realm), vault,
-                                   concurrency=int(section.get("eval_concurrency", 8)))
+                                   concurrency=int(section.get("eval_concurrency", 8)),
+                                   policy=TrialPolicy.from_section(section), sparring_enabled=trainer is not None)
+    deliveries = Deliveries(evaluations, domain.store, vault, trainer)
+    deliveries.start()
     server.add(CurriculumServicer(domain, evaluations), curriculum_pb2_grpc.add_CurriculumServiceServicer_to_server,
                "realm.curriculum.v1.CurriculumService")
     server.auth_rules({m: "read" for m in READ_METHODS})
     # Callbacks run in reverse: evaluations stop (and save their state) before the stores close.
     server.on_shutdown(domain.close)
     server.on_shutdown(lambda: asyncio.to_thread(evaluations.close))
+    server.on_shutdown(lambda: asyncio.to_thread(deliveries.close))
     if section.get("auto_evaluate", True):
         # New checkpoints in the vault get a trial without anyone asking (DESIGN flow 4).
         follower = CheckpointFollower(evaluations, vault)

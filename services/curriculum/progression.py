@@ -159,6 +159,18 @@ def apportion(total: int, weights: Mapping[str, float]) -> dict[str, int]:
     return parts
 
 
+@dataclass(frozen=True)
+class RecordedLevelChange:
+    id: int
+    campaign: str
+    skill: str
+    from_level: int
+    to_level: int
+    time: float
+    checkpoint: str
+    mean_accuracy: float
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS skill_state (
   campaign TEXT NOT NULL, skill TEXT NOT NULL, enabled INTEGER NOT NULL, mastered_level INTEGER NOT NULL,
@@ -305,6 +317,14 @@ class ProgressionStore:
                 raise
             progress = self._skill_progress(cid, plugin.name, self._rows(cid)[plugin.name])
         return EvalOutcome(progress, leveled_up, bool(flag_reason), flag_reason, mean)
+
+    def level_changes_after(self, after_id: int, limit: int = 100) -> list[RecordedLevelChange]:
+        """Level changes (every campaign) with id > after_id, oldest first: the LEVEL_UP announcer's feed."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, campaign, skill, from_level, to_level, time, checkpoint, mean_accuracy"
+                                    " FROM level_changes WHERE id > ? ORDER BY id LIMIT ?",
+                                    (after_id, limit)).fetchall()
+        return [RecordedLevelChange(*r) for r in rows]
 
     # ------------------------------------------------------------------ scheduling
     def plan(self, campaign: str, preset: str = "", count: int = 0) -> list[PlannedBatch]:

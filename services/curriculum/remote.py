@@ -1,4 +1,4 @@
-"""The evaluation runner's ports over the Realm SDK: inference (load + greedy chat) and the vault."""
+"""The evaluation runner's ports over the Realm SDK: inference (load + greedy chat), the vault, the trainer."""
 
 from __future__ import annotations
 
@@ -10,8 +10,27 @@ from pathlib import Path
 from typing import Any
 
 from realm.inference.v1 import inference_pb2
+from realm.trainer.v1 import trainer_pb2
 from realm.vault.v1 import vault_pb2
-from services.curriculum.evaluation import LoadedModel, RegisteredCheckpoint, SkillResult
+from services.curriculum.evaluation import (
+    RETRYABLE_CODES,
+    LevelUp,
+    LoadedModel,
+    PeerUnavailable,
+    RegisteredCheckpoint,
+    SkillResult,
+)
+
+CHUNK_BYTES = 1024 * 1024
+
+
+def _peer_down_behind(exc: Exception) -> bool:
+    """Inference reports a vault outage during a load as FAILED_PRECONDITION "vault: UNAVAILABLE: ..."."""
+    details = exc.details() if callable(getattr(exc, "details", None)) else ""
+    return any(f"vault: {code}" in (details or "") for code in RETRYABLE_CODES)
+
+
+CHAT_TIMEOUT_SECONDS = 600.0
 
 
 class SdkInference:
@@ -19,13 +38,22 @@ class SdkInference:
         self._realm = realm
 
     def load(self, checkpoint: str) -> LoadedModel:
-        model = self._realm.inference.load(checkpoint, wait=True)
+        try:
+            model = self._realm.inference.load(checkpoint, wait=True)
+        except Exception as exc:
+            if _peer_down_behind(exc):
+                raise PeerUnavailable(f"inference could not reach the vault: {exc.details()}") from exc
+            raise
         if model.state != inference_pb2.MODEL_STATE_READY:
+            if any(code in model.error for code in RETRYABLE_CODES):
+                raise PeerUnavailable(f"model for {checkpoint} did not load: {model.error}")
             raise RuntimeError(f"model for {checkpoint} did not become ready: {model.error or model.state}")
         return LoadedModel(model.name, model.asset or checkpoint)
 
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], max_new_tokens: int) -> str:
-        reply = self._realm.inference.chat(model, messages, max_new_tokens=max_new_tokens, temperature=0.0)
+        # A trial shares the CPU/GPU with training: one answer may queue behind a whole batch, so allow minutes.
+        reply = self._realm.inference.chat(model, messages, max_new_tokens=max_new_tokens, temperature=0.0,
+                                           timeout=CHAT_TIMEOUT_SECONDS)
         return reply.message.content
 
 
@@ -63,6 +91,30 @@ class SdkVault:
                                 direction=vault_pb2.METRIC_DIRECTION_MAXIMIZE)
         return self._realm.vault.SetAlias(vault_pb2.SetAliasRequest(alias=alias, only_if_better=True)).moved
 
+    def mark_superseded(self, asset: str, superseded_by: str) -> None:
+        self._realm.vault.UpdateAssetLabels(vault_pb2.UpdateAssetLabelsRequest(
+            name=asset, set_labels={"trial": "superseded", "superseded_by": superseded_by}))
+
+    def append_level_up(self, change: LevelUp) -> None:
+        campaign = f"campaigns/{change.campaign}"
+        event = vault_pb2.LedgerEvent(
+            kind=vault_pb2.LEDGER_EVENT_KIND_LEVEL_UP, campaign=campaign,
+            asset=change.checkpoint if change.checkpoint.startswith("assets/") else "",
+            message=f"{change.skill} level {change.from_level} -> {change.to_level}",
+            attributes={"skill": change.skill, "from_level": str(change.from_level),
+                        "to_level": str(change.to_level), "checkpoint": change.checkpoint,
+                        "mean_accuracy": f"{change.mean_accuracy:.4f}", "source": "curriculum"})
+        key = f"level-up/{campaign}/{change.skill}/{change.to_level}"
+        try:
+            self._realm.vault.AppendLedgerEvent(vault_pb2.AppendLedgerEventRequest(event=event, idempotency_key=key))
+        except Exception as exc:
+            code = exc.code() if callable(getattr(exc, "code", None)) else None
+            if getattr(code, "name", "") != "NOT_FOUND" or not event.asset:
+                raise
+            # The checkpoint is not (or no longer) in the vault, e.g. a RecordEval naming another store's asset.
+            event.asset = ""
+            self._realm.vault.AppendLedgerEvent(vault_pb2.AppendLedgerEventRequest(event=event, idempotency_key=key))
+
     def follow_checkpoints(self, after_sequence: int) -> LedgerStream:
         call = self._realm.vault.WatchLedger(vault_pb2.WatchLedgerRequest(
             after_sequence=after_sequence, kinds=[vault_pb2.LEDGER_EVENT_KIND_REGISTERED]))
@@ -84,3 +136,20 @@ class LedgerStream:
 
     def cancel(self) -> None:
         self._call.cancel()
+
+
+class SdkTrainer:
+    def __init__(self, realm) -> None:
+        self._realm = realm
+
+    def submit_correction(self, campaign: str, skill: str, level: int, jsonl: bytes, display_name: str) -> str:
+        header = trainer_pb2.QuestHeader(
+            campaign=campaign, display_name=display_name, priority=trainer_pb2.PRIORITY_HIGH,
+            schema_id="chat_sft_v1", labels={"skill": skill, "level": str(level)}, source="sparring")
+
+        def messages():
+            yield trainer_pb2.SubmitQuestRequest(header=header)
+            for start in range(0, len(jsonl), CHUNK_BYTES):
+                yield trainer_pb2.SubmitQuestRequest(chunk=jsonl[start:start + CHUNK_BYTES])
+
+        return self._realm.trainer.SubmitQuest(messages()).quest.name

@@ -95,7 +95,8 @@ def campaign_progress_to_pb(p: prog.CampaignProgress) -> pb.CampaignProgress:
 _STATES = {evaluation_domain.EvalState.PENDING: pb.EVALUATION_STATE_PENDING,
            evaluation_domain.EvalState.RUNNING: pb.EVALUATION_STATE_RUNNING,
            evaluation_domain.EvalState.SUCCEEDED: pb.EVALUATION_STATE_SUCCEEDED,
-           evaluation_domain.EvalState.FAILED: pb.EVALUATION_STATE_FAILED}
+           evaluation_domain.EvalState.FAILED: pb.EVALUATION_STATE_FAILED,
+           evaluation_domain.EvalState.SUPERSEDED: pb.EVALUATION_STATE_SUPERSEDED}
 _REGIME_BY_NAME = {r.value: _REGIME[r] for r in Regime}
 WATCH_POLL_SECONDS = 5.0
 
@@ -108,9 +109,12 @@ def evaluation_to_pb(ev: evaluation_domain.Evaluation) -> pb.Evaluation:
                                     eval_set_hash=r.eval_set_hash, mean_partial_score=r.mean_partial_score)
                  for r in ev.results],
         error=ev.error, attempts=ev.attempts, problems_done=ev.problems_done, problems_total=ev.problems_total,
-        create_time=_ts(ev.create_time), full=ev.full)
+        create_time=_ts(ev.create_time), full=ev.full, superseded_by=ev.superseded_by, trigger=ev.trigger,
+        sparring_quest=ev.sparring_quest)
     if ev.end_time:
         message.end_time.CopyFrom(_ts(ev.end_time))
+    if ev.next_attempt_time and ev.state == evaluation_domain.EvalState.PENDING:
+        message.next_attempt_time.CopyFrom(_ts(ev.next_attempt_time))
     return message
 
 

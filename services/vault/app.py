@@ -10,6 +10,7 @@ import structlog
 from realm.vault.v1 import vault_pb2_grpc
 from services.kit.server import ServiceServer
 from services.vault.domain import VaultDomain
+from services.vault.loop_retention import RetentionAfterRegistration
 from services.vault.servicer import VaultServicer
 
 log = structlog.get_logger("realm.vault")
@@ -35,12 +36,17 @@ async def setup(server: ServiceServer) -> None:
                "realm.vault.v1.VaultService")
     interval = float(server.settings.section("vault").get("verify_interval_s", 0) or 0)
     task = asyncio.get_running_loop().create_task(_verify_forever(domain, interval)) if interval > 0 else None
+    retention = RetentionAfterRegistration(domain) if domain.config.retention_after_register else None
+    if retention is not None:
+        retention.start()
 
     async def shutdown() -> None:
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if retention is not None:
+            await asyncio.to_thread(retention.close)
         domain.close()
 
     server.on_shutdown(shutdown)

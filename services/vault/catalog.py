@@ -117,6 +117,16 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        -- AppendLedgerEvent with an idempotency key appends once; a repeat returns the first event.
+        CREATE TABLE ledger_keys (
+            key TEXT PRIMARY KEY,
+            sequence INTEGER NOT NULL REFERENCES ledger(sequence)
+        );
+        """,
+    ),
 )
 
 

@@ -9,6 +9,7 @@
       sync_every_bytes: 67108864  # uploads fsync + record progress at least this often
       gc_pause_between_deletions_s: 0   # throttle GC phase 2 (e.g. on a slow NAS)
       upload_ttl_s: 604800        # a full GC run aborts uploads left open longer than this
+      retention_after_register: true  # run the campaign's retention in the background after each checkpoint
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class VaultConfig:
     sync_every_bytes: int = 64 * MiB
     gc_pause_between_deletions_s: float = 0.0
     upload_ttl_s: float = 7 * 24 * 3600.0
+    retention_after_register: bool = True
 
     def zone(self, name: str) -> ZoneConfig | None:
         return next((z for z in self.zones if z.name == name), None)
@@ -67,7 +69,15 @@ class VaultConfig:
             sync_every_bytes=_positive_int(section, "sync_every_bytes", 64 * MiB),
             gc_pause_between_deletions_s=float(section.get("gc_pause_between_deletions_s", 0.0)),
             upload_ttl_s=float(section.get("upload_ttl_s", 7 * 24 * 3600.0)),
+            retention_after_register=_bool(section, "retention_after_register", True),
         )
+
+
+def _bool(section: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"vault.{key}", f"must be true or false, got {value!r}")
+    return value
 
 
 def _positive_int(section: Mapping[str, Any], key: str, default: int, maximum: int | None = None) -> int:

@@ -67,6 +67,11 @@ LIVE_STATES = (AssetState.UPLOADING, AssetState.ACTIVE, AssetState.DELETING, Ass
 # States counted in stats: the asset exists and holds bytes.
 STORED_STATES = (AssetState.ACTIVE, AssetState.DELETING, AssetState.CORRUPT)
 DEFAULT_POLICY = "campaigns/-"
+# The policy the automatic run after a checkpoint registration applies to a campaign when neither it nor
+# campaigns/- has one: the 3 newest, each skill's best, pinned ones, and nothing never evaluated.
+SUPERSEDED_LABEL = ("trial", "superseded")  # set by the curriculum on checkpoints whose trial it skipped
+LOOP_DEFAULT_POLICY = RetentionPolicy(campaign=DEFAULT_POLICY, keep_latest=3, keep_best_per_skill=True,
+                                      keep_pinned=True, min_evals_before_delete=1, enabled=True)
 
 
 def manifest_digest(files: Sequence[AssetFile]) -> str:
@@ -105,6 +110,8 @@ class VaultDomain:
         self._active_writers: set[tuple[int, int]] = set()
         # Hash state of a part file left by a finished stream, so resuming needs no re-read.
         self._hash_cache: dict[tuple[int, int], tuple[int, Any]] = {}
+        # Called (outside any transaction) with the campaign of each checkpoint that becomes ACTIVE.
+        self.checkpoint_listeners: list[Callable[[str], None]] = []
 
     @classmethod
     def from_settings(cls, settings: Any) -> VaultDomain:
@@ -416,7 +423,8 @@ class VaultDomain:
             shutil.rmtree(zone.staging_dir(row["id"]), ignore_errors=True)
             for f in files:
                 self._hash_cache.pop((row["pk"], f["idx"]), None)
-            return result
+        self._checkpoint_registered(result)
+        return result
 
     def _activate(self, tx: _Tx, asset: sqlite3.Row) -> None:
         tx.db.execute("UPDATE assets SET state=? WHERE pk=?", (int(AssetState.ACTIVE), asset["pk"]))
@@ -429,6 +437,11 @@ class VaultDomain:
                 " WHERE l.campaign=? AND l.alias='latest'", (asset["campaign"],)).fetchone()
             if current is None or asset["global_step"] >= current[0]:
                 self._move_alias(tx, asset["campaign"], "latest", asset, system=True)
+
+    def _checkpoint_registered(self, asset: Asset) -> None:
+        if asset.kind == AssetKind.CHECKPOINT and asset.lineage.campaign:
+            for listener in self.checkpoint_listeners:
+                listener(asset.lineage.campaign)
 
     def abort_upload(self, name: str) -> None:
         with self._catalog.lock:
@@ -496,7 +509,9 @@ class VaultDomain:
                                      locations=locations, lineage=lineage, labels=labels, in_place=True)
             tx.db.execute("UPDATE assets SET verify_time=? WHERE pk=?", (self._clock(), row["pk"]))
             self._activate(tx, row)
-            return self._refetch(tx.db, row["pk"])
+            result = self._refetch(tx.db, row["pk"])
+        self._checkpoint_registered(result)
+        return result
 
     # -- reads --------------------------------------------------------------------------------------------
     def get_asset(self, name: str) -> Asset:
@@ -796,7 +811,10 @@ class VaultDomain:
         token = encode_token(events[size - 1].sequence, filters) if len(events) > size else ""
         return events[:size], token
 
-    def append_event(self, event: LedgerEvent) -> LedgerEvent:
+    def append_event(self, event: LedgerEvent, idempotency_key: str = "") -> LedgerEvent:
+        """Append a caller's event; with `idempotency_key`, a repeat returns the event the key first appended."""
+        if len(idempotency_key) > 256:
+            raise InvalidArgument("at most 256 characters", field="idempotency_key")
         try:
             kind = LedgerEventKind(event.kind)
         except ValueError:
@@ -806,9 +824,16 @@ class VaultDomain:
         campaign = names.campaign_name(event.campaign, "event.campaign")
         hero = names.hero_name(event.hero, "event.hero")
         with self._tx() as tx:
+            if idempotency_key:
+                seen = tx.db.execute("SELECT sequence FROM ledger_keys WHERE key=?", (idempotency_key,)).fetchone()
+                if seen is not None:
+                    return _event_from_row(tx.db.execute("SELECT * FROM ledger WHERE sequence=?",
+                                                         (seen[0],)).fetchone())
             row = self._asset_row(tx.db, event.asset, "event.asset") if event.asset else None
             sequence = self._event(tx, kind, asset=row, alias=event.alias, message=event.message,
                                    attributes=event.attributes, campaign=campaign, hero=hero)
+            if idempotency_key:
+                tx.db.execute("INSERT INTO ledger_keys(key, sequence) VALUES (?, ?)", (idempotency_key, sequence))
             return _event_from_row(tx.db.execute("SELECT * FROM ledger WHERE sequence=?", (sequence,)).fetchone())
 
     def high_sequence(self) -> int:
@@ -920,7 +945,8 @@ class VaultDomain:
             states).fetchall())
 
     def _plan(self, db: sqlite3.Connection, campaign: str, policy: RetentionPolicy,
-              references: Mapping[tuple[str, str], frozenset[str]], usage: Mapping[str, int]) -> list[GcDecision]:
+              references: Mapping[tuple[str, str], frozenset[str]], usage: Mapping[str, int],
+              guard: bool = False) -> list[GcDecision]:
         rows = db.execute("SELECT * FROM assets WHERE campaign=? AND kind=? AND state IN (?, ?)",
                           (campaign, int(AssetKind.CHECKPOINT), int(AssetState.ACTIVE),
                            int(AssetState.CORRUPT))).fetchall()
@@ -948,12 +974,21 @@ class VaultDomain:
                 asset=f"assets/{r['id']}", global_step=r["global_step"], create_time=r["create_time"],
                 zone=r["zone"], size_bytes=r["size_bytes"], pinned=bool(r["pinned"]),
                 aliases=tuple(sorted(aliases.get(r["pk"], []))), eval_count=counts.get(r["pk"], 0),
-                best_skills=tuple(sorted(set(best.get(r["pk"], [])))), files=tuple(files.get(r["pk"], [])))
+                best_skills=tuple(sorted(set(best.get(r["pk"], [])))), files=tuple(files.get(r["pk"], [])),
+                superseded=json.loads(r["labels"]).get(SUPERSEDED_LABEL[0]) == SUPERSEDED_LABEL[1])
             for r in rows
         ]
-        return plan_retention(policy, facts, self._clock(), references=references, zone_usage=usage)
+        return plan_retention(policy, facts, self._clock(), references=references, zone_usage=usage, guard=guard)
 
-    def run_gc(self, campaign: str = "", dry_run: bool = False) -> GcResult:
+    def retain_after_registration(self, campaign: str) -> GcResult:
+        """The loop's retention run for one campaign (after a checkpoint registration).
+
+        Applies the campaign's policy, else campaigns/-, else LOOP_DEFAULT_POLICY, with the loop's guard:
+        latest, best/<skill> targets, pinned and not-yet-evaluated (unless superseded) checkpoints stay.
+        """
+        return self.run_gc(campaign, loop=True)
+
+    def run_gc(self, campaign: str = "", dry_run: bool = False, *, loop: bool = False) -> GcResult:
         campaign = names.campaign_name(campaign, "campaign")
         decisions: list[GcDecision] = []
         doomed: list[int] = []
@@ -963,12 +998,14 @@ class VaultDomain:
                                                     (int(AssetState.DELETING),))]
                 references, usage = self._references(db), self._zone_usage(db)
                 policies = self._policies(db, campaign)
+                if loop and campaign and not policies:
+                    policies = {campaign: replace(LOOP_DEFAULT_POLICY, campaign=campaign)}
                 if campaign and not policies:
                     raise NotFound(f"no retention policy for {campaign} and no default ({DEFAULT_POLICY})",
                                    field="campaign")
                 for name, policy in sorted(policies.items()):
                     if policy.enabled:
-                        decisions += self._plan(db, name, policy, references, usage)
+                        decisions += self._plan(db, name, policy, references, usage, guard=loop)
             if not dry_run:
                 with self._tx() as tx:  # phase 1 for the whole plan, atomically
                     for d in decisions:

@@ -7,7 +7,11 @@ Keep reasons are guarantees: a checkpoint with any of them is never deleted by t
     best/<skill>      keep_best_per_skill and it is the `best/<skill>` alias target or has the top accuracy
     keep_latest       among the `keep_latest` highest global steps
     newer_than        younger than keep_newer_than
-    too_few_evals     fewer evals than min_evals_before_delete
+    too_few_evals     fewer evals than min_evals_before_delete (not for superseded checkpoints)
+With `guard` (the automatic run after each checkpoint registration) these hold whatever the policy says:
+    best/<skill>      a `best/<skill>` alias points at it
+    pinned            it is pinned
+    not_evaluated     no eval yet, and the curriculum did not supersede it (label trial=superseded)
 Delete reasons:
     beyond_keep_latest       keep_latest > 0 and no keep reason applies
     zone_byte_cap:<zone>     the zone's stored bytes exceed its cap; oldest unprotected checkpoints go first
@@ -37,28 +41,35 @@ class CheckpointFacts:
     eval_count: int = 0
     best_skills: tuple[str, ...] = ()  # skills for which it holds the top accuracy
     files: tuple[tuple[BlobKey, int], ...] = ()
+    # The curriculum skipped its trial for a newer checkpoint: it will never be evaluated, so "not yet
+    # evaluated" protects nothing.
+    superseded: bool = False
 
 
-def keep_reasons(policy: RetentionPolicy, facts: CheckpointFacts, rank: int, now: float) -> list[str]:
+def keep_reasons(policy: RetentionPolicy, facts: CheckpointFacts, rank: int, now: float,
+                 guard: bool = False) -> list[str]:
     reasons: list[str] = []
     for alias in facts.aliases:
         if alias == "latest":
             reasons.append("latest")
         elif alias.startswith("best/"):
-            if policy.keep_best_per_skill:
+            if policy.keep_best_per_skill or guard:
                 reasons.append(alias)
         else:
             reasons.append(f"alias/{alias}")
     if policy.keep_best_per_skill:
         reasons += [f"best/{skill}" for skill in facts.best_skills if f"best/{skill}" not in reasons]
-    if policy.keep_pinned and facts.pinned:
+    if (policy.keep_pinned or guard) and facts.pinned:
         reasons.append("pinned")
     if policy.keep_latest > 0 and rank < policy.keep_latest:
         reasons.append("keep_latest")
     if policy.keep_newer_than_s > 0 and now - facts.create_time < policy.keep_newer_than_s:
         reasons.append("newer_than")
-    if policy.min_evals_before_delete > 0 and facts.eval_count < policy.min_evals_before_delete:
+    if (policy.min_evals_before_delete > 0 and facts.eval_count < policy.min_evals_before_delete
+            and not facts.superseded):
         reasons.append("too_few_evals")
+    if guard and facts.eval_count == 0 and not facts.superseded and "too_few_evals" not in reasons:
+        reasons.append("not_evaluated")
     return reasons
 
 
@@ -69,15 +80,16 @@ def plan_retention(
     *,
     references: Mapping[BlobKey, frozenset[str]],
     zone_usage: Mapping[str, int],
+    guard: bool = False,
 ) -> list[GcDecision]:
     """Decisions for every checkpoint, newest first.
 
     `references` maps each stored file to every live asset referencing it (any campaign, any kind), so
     reclaim_bytes counts only bytes no surviving asset needs, each blob once. `zone_usage` is the zone's
-    stored bytes now, used for the byte caps.
+    stored bytes now, used for the byte caps. `guard` adds the loop's unconditional keep reasons.
     """
     ordered = sorted(checkpoints, key=lambda c: (-c.global_step, -c.create_time, c.asset))
-    reasons = {c.asset: keep_reasons(policy, c, rank, now) for rank, c in enumerate(ordered)}
+    reasons = {c.asset: keep_reasons(policy, c, rank, now, guard) for rank, c in enumerate(ordered)}
     deleting: dict[str, list[str]] = {}
     for c in ordered:
         if not reasons[c.asset] and policy.keep_latest > 0:

@@ -297,7 +297,7 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
         e = request.event
         event = m.LedgerEvent(kind=e.kind, asset=e.asset, campaign=e.campaign, hero=e.hero, alias=e.alias,
                               message=e.message, attributes=dict(e.attributes))
-        result = await asyncio.to_thread(self.domain.append_event, event)
+        result = await asyncio.to_thread(self.domain.append_event, event, request.idempotency_key)
         return pb.AppendLedgerEventResponse(event=event_to_pb(result))
 
     # -- retention, verify, stats -------------------------------------------------------------------------

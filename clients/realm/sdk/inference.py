@@ -77,18 +77,20 @@ class InferenceClient(ServiceClient):
             last = response.model
         return last if last is not None else self.get(model)
 
-    def generate(self, model: str, prompt: str, **params: Any) -> pb.GenerateResponse:
+    def generate(self, model: str, prompt: str, *, timeout: float | None = None,
+                 **params: Any) -> pb.GenerateResponse:
         return self.Generate(pb.GenerateRequest(model=model_name(model), prompt=prompt,
-                                                parameters=parameters(**params)))
+                                                parameters=parameters(**params)), timeout=timeout)
 
     def stream(self, model: str, prompt: str, **params: Any) -> Iterator[pb.GenerateStreamResponse]:
         """Token messages, then one with the summary and the whole text. `.cancel()` on it stops generation."""
         return self.GenerateStream(pb.GenerateStreamRequest(model=model_name(model), prompt=prompt,
                                                             parameters=parameters(**params)))
 
-    def chat(self, model: str, messages: Iterable[Mapping[str, str]], **params: Any) -> pb.ChatResponse:
+    def chat(self, model: str, messages: Iterable[Mapping[str, str]], *, timeout: float | None = None,
+             **params: Any) -> pb.ChatResponse:
         return self.Chat(pb.ChatRequest(model=model_name(model), messages=chat_messages(messages),
-                                        parameters=parameters(**params)))
+                                        parameters=parameters(**params)), timeout=timeout)
 
     def chat_stream(self, model: str, messages: Iterable[Mapping[str, str]],
                     **params: Any) -> Iterator[pb.ChatStreamResponse]:

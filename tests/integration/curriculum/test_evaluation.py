@@ -2,7 +2,11 @@
 
 The hero is randomly initialised, so it answers nothing right: the checks are that every eval problem went
 through inference, was graded, reported into the vault, attached to the checkpoint, and recorded — and that
-0 % accuracy with a near-zero training loss is flagged as a broken eval rather than applied.
+0 % accuracy with a near-zero training loss is flagged as a broken eval rather than applied. The trial is
+requested while inference is still down: it is retried, survives a restart of the curriculum, and succeeds
+once inference comes up. Its wrong answers reach a
+trainer (a stand-in gRPC server that records SubmitQuest) as a sparring quest, and a level-up recorded by
+RecordEval lands in the vault ledger as a LEVEL_UP event.
 """
 
 from __future__ import annotations
@@ -10,18 +14,21 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import time
 
 import pytest
 import torch
 
 from realm.curriculum.v1 import curriculum_pb2 as pb
+from realm.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from realm.vault.v1 import vault_pb2
 from services.curriculum.app import setup as curriculum_setup
 from services.curriculum.skills.base import default_registry, eval_set
 from services.inference.app import setup as inference_setup
 from services.inference.testing import build_test_hero
 from services.kit.config import SERVICE_NAMES
+from services.kit.server import ServiceServer
 from services.kit.testing import make_test_settings, serve_for_test
 from services.vault.app import setup as vault_setup
 
@@ -33,29 +40,76 @@ def settings_with_ports(tmp_path, ports: dict[str, int], **sections):
     return make_test_settings(tmp_path, services=services, **sections)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class QuestRecorder(trainer_pb2_grpc.TrainerServiceServicer):
+    """The trainer's SubmitQuest contract, recording what arrives (the trainer itself is tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.quests: list[tuple[trainer_pb2.QuestHeader, bytes]] = []
+
+    async def SubmitQuest(self, request_iterator, context):
+        header, data = None, b""
+        async for message in request_iterator:
+            if message.HasField("header"):
+                header = message.header
+            else:
+                data += message.chunk
+        self.quests.append((header, data))
+        return trainer_pb2.SubmitQuestResponse(quest=trainer_pb2.Quest(name=f"quests/s{len(self.quests)}"))
+
+
 async def test_evaluate_checkpoint_through_inference_and_vault(tmp_path):
     torch.set_num_threads(1)
     hero = await asyncio.to_thread(build_test_hero, tmp_path / "hero")
     vault_settings = make_test_settings(tmp_path / "vault", vault={"zones": {"hot": {"path": "zones/hot"}},
                                                                     "default_zone": "hot"})
-    async with serve_for_test(vault_settings, "vault", vault_setup) as vault:
+    recorder = QuestRecorder()
+
+    async def trainer_setup(server):
+        server.add(recorder, trainer_pb2_grpc.add_TrainerServiceServicer_to_server, "realm.trainer.v1.TrainerService")
+
+    async with serve_for_test(vault_settings, "vault", vault_setup) as vault, \
+            serve_for_test(make_test_settings(tmp_path / "trainer"), "trainer", trainer_setup) as trainer:
         admin = vault.connect()
         checkpoint = await asyncio.to_thread(admin.vault.push, hero, "checkpoint", display_name="tiny-hero",
                                              lineage={"campaign": "campaigns/trial", "global_step": 1200,
                                                       "metrics": {"loss": 0.001}})
+        inference_port = free_port()  # nothing listens there until the trial has failed a few times
         inference_settings = settings_with_ports(tmp_path / "inference", {"vault": vault.port},
                                                  inference={"max_batch_size": 8, "max_queue": 64})
-        async with serve_for_test(inference_settings, "inference", inference_setup) as inference:
-            settings = settings_with_ports(tmp_path / "curriculum",
-                                           {"vault": vault.port, "inference": inference.port},
-                                           curriculum={"eval_window": 1})
+        settings = settings_with_ports(
+            tmp_path / "curriculum", {"vault": vault.port, "inference": inference_port, "trainer": trainer.port},
+            curriculum={"eval_window": 1, "trial_retry_initial_s": 0.2, "trial_retry_max_s": 0.5,
+                        "sparring": {"share": 0.1, "max_rows": 3}})
+        async with serve_for_test(settings, "curriculum", curriculum_setup) as curriculum:
+            c = curriculum.connect().curriculum
+            await asyncio.to_thread(c.configure, "trial", [pb.SkillSettings(skill="bin", enabled=True)])
+            started = await asyncio.to_thread(c.EvaluateCheckpoint, pb.EvaluateCheckpointRequest(
+                campaign="campaigns/trial", checkpoint=checkpoint.name))
+            ev = started.evaluation
+
+            def retrying():
+                for _ in range(300):
+                    current = c.GetEvaluation(pb.GetEvaluationRequest(name=ev.name)).evaluation
+                    if current.attempts >= 2 and current.state == pb.EVALUATION_STATE_PENDING:
+                        return current
+                    time.sleep(0.05)
+                raise AssertionError(f"the trial was not retried: {current}")
+
+            waiting = await asyncio.to_thread(retrying)
+            assert "UNAVAILABLE" in waiting.error and waiting.HasField("next_attempt_time")
+        # The curriculum restarts while the trial waits for its retry; then inference comes up.
+        inference_server = ServiceServer(inference_settings, "inference", port=inference_port, metrics_port=False)
+        await inference_setup(inference_server)
+        await inference_server.start()
+        try:
             async with serve_for_test(settings, "curriculum", curriculum_setup) as curriculum:
                 c = curriculum.connect().curriculum
-                await asyncio.to_thread(c.configure, "trial", [pb.SkillSettings(skill="bin", enabled=True)])
-                started = await asyncio.to_thread(c.EvaluateCheckpoint, pb.EvaluateCheckpointRequest(
-                    campaign="campaigns/trial", checkpoint=checkpoint.name))
-                ev = started.evaluation
-                assert ev.state in (pb.EVALUATION_STATE_PENDING, pb.EVALUATION_STATE_RUNNING)
 
                 def watch():
                     seen = []
@@ -66,8 +120,9 @@ async def test_evaluate_checkpoint_through_inference_and_vault(tmp_path):
                 updates = await asyncio.to_thread(watch)
                 final = updates[-1]
                 assert final.state == pb.EVALUATION_STATE_SUCCEEDED, final.error
-                assert final.problems_done == final.problems_total == 50 and final.attempts == 1
+                assert final.problems_done == final.problems_total == 50 and final.attempts >= 2
                 assert len(updates) > 3  # progress was streamed, not just the end state
+                assert final.error == ""
                 (result,) = final.results
                 frozen = eval_set(default_registry().get("bin"), 1)
                 assert (result.skill, result.level, result.total, result.regime) == \
@@ -127,3 +182,42 @@ async def test_evaluate_checkpoint_through_inference_and_vault(tmp_path):
                 progress = await asyncio.to_thread(c.progress, "trial")
                 assert [(a.checkpoint, a.flagged) for a in progress.skills[0].accuracy_history][-1] == \
                     (second.name, False)  # a real loss (2.0): a 0 % eval is a result, not a broken eval
+
+                # Wrong answers at the training level became one high-priority sparring quest per trial.
+                def sparring():
+                    for _ in range(200):
+                        if recorder.quests:
+                            return recorder.quests[0]
+                        time.sleep(0.05)
+                    raise AssertionError("no sparring quest reached the trainer")
+
+                quest_header, quest_data = await asyncio.to_thread(sparring)
+                assert (quest_header.campaign, quest_header.priority, quest_header.schema_id, quest_header.source) \
+                    == ("trial", trainer_pb2.PRIORITY_HIGH, "chat_sft_v1", "sparring")
+                assert dict(quest_header.labels) == {"skill": "bin", "level": "1"}
+                rows = [json.loads(line) for line in quest_data.decode().splitlines()]
+                assert len(rows) == 3 and all(r["metadata"]["kind"] == "sparring" for r in rows)
+                assert rows[0]["messages"][-1]["content"].startswith("It is incorrect.")
+                final = await asyncio.to_thread(c.GetEvaluation, pb.GetEvaluationRequest(name=ev.name))
+                assert final.evaluation.sparring_quest in {"quests/s1", "quests/s2"}
+
+                # A level-up (here from RecordEval) is appended to the vault ledger once.
+                await asyncio.to_thread(c.record_eval, "trial", "bin", 1, 1.0, checkpoint=second.name)
+
+                def level_ups():
+                    for _ in range(200):
+                        events = admin.vault.ListLedgerEvents(vault_pb2.ListLedgerEventsRequest(
+                            campaign="campaigns/trial", page_size=1000)).events
+                        found = [e for e in events if e.kind == vault_pb2.LEDGER_EVENT_KIND_LEVEL_UP]
+                        if found:
+                            return found
+                        time.sleep(0.05)
+                    raise AssertionError("no LEVEL_UP event in the vault ledger")
+
+                (level_up,) = await asyncio.to_thread(level_ups)
+                assert dict(level_up.attributes) == {
+                    "skill": "bin", "from_level": "0", "to_level": "1", "checkpoint": second.name,
+                    "mean_accuracy": "1.0000", "source": "curriculum"}
+                assert level_up.asset == second.name
+        finally:
+            await inference_server.stop(0.5)

@@ -148,29 +148,12 @@ def test_a_failed_trial_is_a_state_with_its_reason(parts):
     runner.close()
 
 
-def test_restart_marks_unfinished_evaluations_failed(parts):
+def test_unknown_evaluation_is_not_found(parts):
     tmp_path, store = parts
-    gate = threading.Event()
-
-    class Blocking(ScriptedInference):
-        def load(self, checkpoint):
-            gate.wait(10)
-            raise RuntimeError("stopped")
-
-    runner = make_runner(tmp_path, store, Blocking(lambda i: True), RecordingVault())
-    name = runner.start("c", "assets/ck1", skills=["bin"]).name
-    # A second runner on the same database plays the restarted service.
-    again = EvaluationRunner(tmp_path / "e.db", REGISTRY, store, ScriptedInference(lambda i: True),
-                             RecordingVault())
-    ev = again.get(name)
-    assert ev.state is EvalState.FAILED and "restarted" in ev.error
-    gate.set()
-    runner.close()
-    again.close()
-    third = make_runner(tmp_path, store, ScriptedInference(lambda i: True), RecordingVault())
+    runner = make_runner(tmp_path, store, ScriptedInference(lambda i: True), RecordingVault())
     with pytest.raises(NotFound):
-        third.get("evaluations/nope")
-    third.close()
+        runner.get("evaluations/nope")
+    runner.close()
 
 
 def test_follower_starts_a_trial_per_new_checkpoint_and_keeps_its_place(parts):

@@ -259,11 +259,17 @@ def cmd_record_eval(args) -> int:
     return 0
 
 
-STATES = {0: "unspecified", 1: "pending", 2: "running", 3: "succeeded", 4: "failed"}
+STATES = {0: "unspecified", 1: "pending", 2: "running", 3: "succeeded", 4: "failed", 5: "superseded"}
 
 
 def _evaluation_row(ev) -> dict:
-    return {"name": ev.name, "campaign": ev.campaign, "checkpoint": ev.checkpoint, "state": STATES[ev.state],
+    state = STATES.get(ev.state, str(ev.state))
+    if ev.state == 1 and ev.attempts:  # pending again after a failed attempt: say so
+        state = f"retrying ({ev.attempts} attempts)"
+    if ev.superseded_by:
+        state = f"superseded by {ev.superseded_by}"
+    return {"name": ev.name, "campaign": ev.campaign, "checkpoint": ev.checkpoint, "state": state,
+            "trigger": ev.trigger, "full": ev.full, "sparring_quest": ev.sparring_quest,
             "done": f"{ev.problems_done}/{ev.problems_total}", "error": ev.error,
             "results": ", ".join(f"{r.skill.removeprefix('skills/')} L{r.level}: {r.accuracy:.3f}"
                                  for r in ev.results)}
@@ -290,9 +296,15 @@ def cmd_evaluate(args) -> int:
                                                            skills=args.skill, full=args.full)).evaluation
     if args.watch:
         with progress_bar(None, f"trial {ev.name}") as bar:
-            for update in c.WatchEvaluation(pb.WatchEvaluationRequest(name=ev.name)):
+            stream = c.WatchEvaluation(pb.WatchEvaluationRequest(name=ev.name))
+            for update in stream:
                 ev = update.evaluation
-                bar.update(completed=ev.problems_done, total=ev.problems_total or None, info=STATES[ev.state])
+                bar.update(completed=ev.problems_done, total=ev.problems_total or None,
+                           info=STATES.get(ev.state, str(ev.state)))
+                if ev.state == pb.EVALUATION_STATE_PENDING and ev.attempts and ev.error:
+                    # A peer is down: the service retries it; `realm curriculum evaluation NAME` follows up.
+                    stream.cancel()
+                    break
     _show_evaluation(args, ev)
     return 1 if args.watch and ev.state != pb.EVALUATION_STATE_SUCCEEDED else 0
 
@@ -305,7 +317,7 @@ def cmd_evaluations(args) -> int:
         campaign = f"campaigns/{campaign}"
     found = _curriculum(args).ListEvaluations(pb.ListEvaluationsRequest(campaign=campaign)).evaluations
     emit(args, list(found) if args.json else [_evaluation_row(e) for e in found],
-         ["name", "campaign", "checkpoint", "state", "done", "results"])
+         ["name", "campaign", "checkpoint", "trigger", "state", "done", "results"])
     return 0
 
 

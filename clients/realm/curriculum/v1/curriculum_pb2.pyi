@@ -25,6 +25,7 @@ class EvaluationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVALUATION_STATE_RUNNING: _ClassVar[EvaluationState]
     EVALUATION_STATE_SUCCEEDED: _ClassVar[EvaluationState]
     EVALUATION_STATE_FAILED: _ClassVar[EvaluationState]
+    EVALUATION_STATE_SUPERSEDED: _ClassVar[EvaluationState]
 REGIME_UNSPECIFIED: Regime
 REGIME_EXHAUSTIVE: Regime
 REGIME_HELD_OUT: Regime
@@ -33,6 +34,7 @@ EVALUATION_STATE_PENDING: EvaluationState
 EVALUATION_STATE_RUNNING: EvaluationState
 EVALUATION_STATE_SUCCEEDED: EvaluationState
 EVALUATION_STATE_FAILED: EvaluationState
+EVALUATION_STATE_SUPERSEDED: EvaluationState
 
 class Level(_message.Message):
     __slots__ = ("number", "title", "description", "parameters", "pass_threshold", "regime", "problem_space_size")
@@ -489,7 +491,7 @@ class SkillEvalResult(_message.Message):
     def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., accuracy: _Optional[float] = ..., correct: _Optional[int] = ..., total: _Optional[int] = ..., regime: _Optional[_Union[Regime, str]] = ..., report_asset: _Optional[str] = ..., eval_set_hash: _Optional[str] = ..., mean_partial_score: _Optional[float] = ...) -> None: ...
 
 class Evaluation(_message.Message):
-    __slots__ = ("name", "campaign", "checkpoint", "state", "results", "error", "attempts", "problems_done", "problems_total", "create_time", "end_time", "full")
+    __slots__ = ("name", "campaign", "checkpoint", "state", "results", "error", "attempts", "problems_done", "problems_total", "create_time", "end_time", "full", "next_attempt_time", "superseded_by", "trigger", "sparring_quest")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
@@ -502,6 +504,10 @@ class Evaluation(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_BY_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    SPARRING_QUEST_FIELD_NUMBER: _ClassVar[int]
     name: str
     campaign: str
     checkpoint: str
@@ -514,7 +520,11 @@ class Evaluation(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     full: bool
-    def __init__(self, name: _Optional[str] = ..., campaign: _Optional[str] = ..., checkpoint: _Optional[str] = ..., state: _Optional[_Union[EvaluationState, str]] = ..., results: _Optional[_Iterable[_Union[SkillEvalResult, _Mapping]]] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., problems_done: _Optional[int] = ..., problems_total: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., full: _Optional[bool] = ...) -> None: ...
+    next_attempt_time: _timestamp_pb2.Timestamp
+    superseded_by: str
+    trigger: str
+    sparring_quest: str
+    def __init__(self, name: _Optional[str] = ..., campaign: _Optional[str] = ..., checkpoint: _Optional[str] = ..., state: _Optional[_Union[EvaluationState, str]] = ..., results: _Optional[_Iterable[_Union[SkillEvalResult, _Mapping]]] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., problems_done: _Optional[int] = ..., problems_total: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., full: _Optional[bool] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_by: _Optional[str] = ..., trigger: _Optional[str] = ..., sparring_quest: _Optional[str] = ...) -> None: ...
 
 class EvaluateCheckpointRequest(_message.Message):
     __slots__ = ("campaign", "checkpoint", "skills", "full")

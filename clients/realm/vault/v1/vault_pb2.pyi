@@ -697,10 +697,12 @@ class ListLedgerEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[LedgerEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class AppendLedgerEventRequest(_message.Message):
-    __slots__ = ("event",)
+    __slots__ = ("event", "idempotency_key")
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     event: LedgerEvent
-    def __init__(self, event: _Optional[_Union[LedgerEvent, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, event: _Optional[_Union[LedgerEvent, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class AppendLedgerEventResponse(_message.Message):
     __slots__ = ("event",)
