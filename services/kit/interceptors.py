@@ -156,6 +156,17 @@ class _Call:
         log.exception("unhandled error", method=self.method)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})")
 
+    async def handle_exception(self, context, exc: BaseException) -> None:
+        """Aborts and cancellations pass through (noted); everything else is mapped to a status."""
+        if _is_abort(exc):
+            if self.code == grpc.StatusCode.OK:
+                self.note_abort(context)
+            raise exc
+        if not isinstance(exc, Exception):  # cancelled: the client went away
+            self.code = grpc.StatusCode.CANCELLED
+            raise exc
+        await self.fail(context, exc)
+
     def note_abort(self, context) -> None:
         """The handler aborted with a status of its own; read it while the call is still alive."""
         try:
@@ -213,15 +224,8 @@ def _wrap(handler: grpc.RpcMethodHandler, call: _Call) -> grpc.RpcMethodHandler:
                 await call.refuse_if_needed(context)
                 result = inner(request_or_iterator, context)
                 return await result if inspect.isawaitable(result) else result
-            except BaseException as exc:  # noqa: BLE001 - mapped or re-raised below
-                if _is_abort(exc):
-                    if call.code == grpc.StatusCode.OK:
-                        call.note_abort(context)
-                    raise
-                if not isinstance(exc, Exception):  # cancelled: the client went away
-                    call.code = grpc.StatusCode.CANCELLED
-                    raise
-                await call.fail(context, exc)
+            except BaseException as exc:  # noqa: BLE001 - mapped or re-raised by handle_exception
+                await call.handle_exception(context, exc)
             finally:
                 call.end()
 
@@ -244,15 +248,8 @@ def _wrap(handler: grpc.RpcMethodHandler, call: _Call) -> grpc.RpcMethodHandler:
                     yield item
             else:  # a handler that writes with context.write() returns a coroutine
                 await result
-        except BaseException as exc:  # noqa: BLE001
-            if _is_abort(exc):
-                if call.code == grpc.StatusCode.OK:
-                    call.note_abort(context)
-                raise
-            if not isinstance(exc, Exception):  # cancelled: the client went away
-                call.code = grpc.StatusCode.CANCELLED
-                raise
-            await call.fail(context, exc)
+        except BaseException as exc:  # noqa: BLE001 - mapped or re-raised by handle_exception
+            await call.handle_exception(context, exc)
         finally:
             call.end()
 
