@@ -87,7 +87,7 @@ def test_bad_inputs_name_the_field(kwargs, field):
 
 PROBE = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     import torch
     import torch.nn.functional as F
     from transformers import Qwen3Config, Qwen3ForCausalLM
@@ -99,8 +99,15 @@ PROBE = textwrap.dedent(
     ids = torch.randint(0, 4096, (batch, seq))
     mask = torch.zeros(batch, 1, seq, seq)
     mask.masked_fill_(~torch.ones(seq, seq, dtype=torch.bool).tril(), torch.finfo(torch.float32).min)
-    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    before = peak()
+    def status_kib(key):
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    # Reset the high-water mark to the current RSS (Linux >= 4.0), so import-time spikes are not counted.
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    peak = lambda: status_kib("VmHWM")
+    before = status_kib("VmRSS")
     model = Qwen3ForCausalLM(config)
     model.config.use_cache = False
     if checkpointing:
