@@ -13,7 +13,7 @@ from realm.cli.common import console, settings
 
 DEFAULT_SKILLS = ("bin", "syllo")
 # A SYLLO row is ~15x the tokens of a BIN row for the tiny hero: a small weight keeps BIN the main diet.
-DEFAULT_WEIGHTS = {"bin": 1.0, "syllo": 0.02}
+DEFAULT_WEIGHTS = {"bin": 1.0, "syllo": 0.01}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
