@@ -247,6 +247,7 @@ class Gateway:
             return _error(422, "inputs: required", "INVALID_ARGUMENT")
         parameters = body.get("parameters") or {}
         params = self._parameters(parameters, max_key="max_new_tokens")
+        params.return_tokens = bool(parameters.get("details"))
         model = request.headers.get("X-Realm-Model") or self.default_model
         inference = self.sdk(request).inference
         if request.path == "/generate_stream" or body.get("stream"):
@@ -259,7 +260,7 @@ class Gateway:
                     return {"token": {"id": item.token.id, "text": item.token.text, "logprob": item.token.logprob,
                                       "special": False}, "generated_text": None, "details": None}
                 return {"token": {"id": 0, "text": "", "logprob": 0.0, "special": True},
-                        "generated_text": "".join(text),
+                        "generated_text": item.text or "".join(text),
                         "details": {"finish_reason": _tgi_finish(item.summary.finish_reason),
                                     "generated_tokens": item.summary.generated_tokens, "seed": None}}
 
