@@ -12,8 +12,9 @@ import grpc
 from realm.cli.common import console, settings
 
 DEFAULT_SKILLS = ("bin", "syllo")
-# A SYLLO row is ~15x the tokens of a BIN row for the tiny hero: a small weight keeps BIN the main diet.
-DEFAULT_WEIGHTS = {"bin": 1.0, "syllo": 0.01}
+# A SYLLO row is ~15x the tokens of a BIN row for the tiny hero, and a long SYLLO quest at full learning rate
+# wipes its BIN answer format (trials right after one scored 0): a tiny weight keeps SYLLO quests to a few steps.
+DEFAULT_WEIGHTS = {"bin": 1.0, "syllo": 0.002}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
