@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.kit.errors import InvalidArgument
+from services.kit.paging import decode_offset, encode_token
 
 
 class Priority(StrEnum):
@@ -164,22 +164,11 @@ def mint_id(display_name: str, *, max_len: int = 40) -> str:
 
 
 def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode() if offset else ""
+    return encode_token(offset) if offset else ""
 
 
 def decode_page_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        if not text.startswith("o:"):
-            raise ValueError(text)
-        offset = int(text[2:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("not a token this service issued", field="page_token") from None
-    if offset < 0:
-        raise InvalidArgument("not a token this service issued", field="page_token")
-    return offset
+    return decode_offset(token)
 
 
 def page_size_of(requested: int, *, default: int = 50, maximum: int = 500) -> int:

@@ -30,6 +30,7 @@ from services.kit.errors import (
     InvalidArgument,
     NotFound,
 )
+from services.kit.paging import decode_token, encode_token, page_size
 from services.vault import names
 from services.vault.blobstore import EMPTY_SHA256, Zone, hash_file, install_blob, write_empty_blob
 from services.vault.catalog import Catalog
@@ -57,7 +58,6 @@ from services.vault.models import (
     VerifyResult,
 )
 from services.vault.notifier import SequenceNotifier
-from services.vault.pagination import decode_token, encode_token, page_size
 from services.vault.paths import clean_relative_path, confined
 from services.vault.retention import CheckpointFacts, plan_retention
 from services.vault.uploads import UploadWriter
