@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.kit.errors import InvalidArgument
-from services.kit.paging import decode_offset, encode_token
+from services.kit.paging import decode_offset, encode_token, page_size
 
 
 class Priority(StrEnum):
@@ -172,6 +172,4 @@ def decode_page_token(token: str) -> int:
 
 
 def page_size_of(requested: int, *, default: int = 50, maximum: int = 500) -> int:
-    if requested < 0:
-        raise InvalidArgument("must be >= 0", field="page_size")
-    return min(requested or default, maximum)
+    return page_size(requested, default=default, maximum=maximum)
