@@ -17,11 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))  # realm_ops.tiny_hero
 
 import torch  # noqa: E402
 
+from realm_ops.tiny_hero import build_tiny_hero  # noqa: E402
 from services.curriculum.skills.base import default_registry, eval_set, generate_problems  # noqa: E402
-from services.trainer.tiny_hero import build_tiny_hero  # noqa: E402
 
 
 def encode(tokenizer, problem) -> tuple[list[int], list[int]]:

@@ -30,11 +30,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "clients"))
+sys.path.insert(0, str(ROOT / "ops"))
+sys.path.insert(0, str(ROOT / "tests"))  # fixtures.*
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import grpc  # noqa: E402
 import torch  # noqa: E402
 
+from fixtures.heroes import build_test_hero  # noqa: E402
+from fixtures.kit import ADMIN_TOKEN, make_test_settings, serve_for_test, write_test_config  # noqa: E402
 from realm.inference.v1 import inference_pb2 as pb  # noqa: E402
 from realm.inference.v1 import inference_pb2_grpc  # noqa: E402
 from services.inference.app import AUTH_RULES, build_pool  # noqa: E402
@@ -43,8 +47,6 @@ from services.inference.config import InferenceConfig  # noqa: E402
 from services.inference.params import GenerationLimits, SamplingParams  # noqa: E402
 from services.inference.pool import LoadSpec  # noqa: E402
 from services.inference.servicer import InferenceServicer  # noqa: E402
-from services.inference.testing import build_test_hero  # noqa: E402
-from services.kit.testing import ADMIN_TOKEN, make_test_settings, serve_for_test, write_test_config  # noqa: E402
 
 CONCURRENCY = (1, 4, 8, 16)
 WORDS = "the a of binary number digit carry result level skill hero quest vault apple banana forest".split()

@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))  # realm_ops.tiny_hero
 
-from services.trainer.tiny_hero import build_tiny_hero  # noqa: E402
+from realm_ops.tiny_hero import build_tiny_hero  # noqa: E402
 from services.trainer.worker.config import build_training_config  # noqa: E402
 from services.trainer.worker.job import Job  # noqa: E402
 from services.trainer.worker.packing import IGNORE_INDEX, read_quest, tokenize_quest  # noqa: E402

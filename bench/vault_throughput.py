@@ -26,12 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "clients"))
+sys.path.insert(0, str(ROOT / "ops"))
+sys.path.insert(0, str(ROOT / "tests"))  # fixtures.*
 
 import grpc  # noqa: E402
 
+from fixtures.kit import ADMIN_TOKEN, write_test_config  # noqa: E402
 from realm.sdk import connect  # noqa: E402
 from realm.vault.v1 import vault_pb2 as pb  # noqa: E402
-from services.kit.testing import ADMIN_TOKEN, write_test_config  # noqa: E402
 
 MiB = 1024 * 1024
 

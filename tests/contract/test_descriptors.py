@@ -9,8 +9,8 @@ import grpc
 import pytest
 from google.api import annotations_pb2
 
+from fixtures.kit import make_test_settings, serve_for_test
 from realm.sdk.core import SERVICES, connect
-from services.kit.testing import make_test_settings, serve_for_test
 
 
 def service_descriptor(name):

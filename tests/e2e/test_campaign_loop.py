@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
 from realm.curriculum.v1 import curriculum_pb2 as cpb
 from realm.sdk import connect
 from realm.trainer.v1 import trainer_pb2 as tpb
 from realm.vault.v1 import vault_pb2 as vpb
 from services.kit.ports import free_ports
-from services.kit.testing import ADMIN_TOKEN, config_dict_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ LOOP_TIMEOUT = 420  # seconds for the whole loop to level up once
 
 @pytest.fixture(scope="module")
 def tiny_hero(tmp_path_factory) -> Path:
-    from services.trainer.tiny_hero import build_tiny_hero
+    from realm_ops.tiny_hero import build_tiny_hero
 
     return build_tiny_hero(tmp_path_factory.mktemp("hero") / "tiny")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.kit import write_test_config
 from services.kit.ports import free_ports
-from services.kit.testing import write_test_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

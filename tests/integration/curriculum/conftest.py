@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.kit import make_test_settings, serve_for_test
 from services.curriculum.app import setup
-from services.kit.testing import make_test_settings, serve_for_test
 
 
 @pytest.fixture

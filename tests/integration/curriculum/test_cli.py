@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from fixtures.kit import make_test_settings, serve_for_test, write_test_config
 from realm.cli.main import main
 from services.curriculum.app import setup
 from services.kit.logs import configure_logging
-from services.kit.testing import make_test_settings, serve_for_test, write_test_config
 
 pytestmark = pytest.mark.integration
 

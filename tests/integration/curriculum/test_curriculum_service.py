@@ -8,6 +8,7 @@ import json
 import grpc
 import pytest
 
+from fixtures.kit import READ_TOKEN
 from realm.curriculum.v1 import curriculum_pb2 as pb
 from services.curriculum.skills.base import (
     default_registry,
@@ -16,7 +17,6 @@ from services.curriculum.skills.base import (
     rows_to_jsonl,
     training_row,
 )
-from services.kit.testing import READ_TOKEN
 
 pytestmark = pytest.mark.integration
 
@@ -155,8 +155,8 @@ async def test_progression_over_grpc(curriculum):
 
 
 async def test_state_survives_a_restart(tmp_path):
+    from fixtures.kit import make_test_settings, serve_for_test
     from services.curriculum.app import setup
-    from services.kit.testing import make_test_settings, serve_for_test
 
     settings = make_test_settings(tmp_path, curriculum={"eval_window": 1})
     async with serve_for_test(settings, "curriculum", setup) as running:

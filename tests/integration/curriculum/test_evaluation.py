@@ -20,16 +20,16 @@ import time
 import pytest
 import torch
 
+from fixtures.heroes import build_test_hero
+from fixtures.kit import make_test_settings, serve_for_test
 from realm.curriculum.v1 import curriculum_pb2 as pb
 from realm.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from realm.vault.v1 import vault_pb2
 from services.curriculum.app import setup as curriculum_setup
 from services.curriculum.skills.base import default_registry, eval_set
 from services.inference.app import setup as inference_setup
-from services.inference.testing import build_test_hero
 from services.kit.config import SERVICE_NAMES
 from services.kit.server import ServiceServer
-from services.kit.testing import make_test_settings, serve_for_test
 from services.vault.app import setup as vault_setup
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -7,8 +7,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from fixtures.kit import READ_TOKEN, make_test_settings, serve_for_test
 from services.gateway.app import create_app, make_runner
-from services.kit.testing import READ_TOKEN, make_test_settings, serve_for_test
 from services.warden.app import setup
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,11 @@ import pytest
 import torch
 from aiohttp import web
 
+from fixtures.heroes import build_test_hero
+from fixtures.kit import READ_TOKEN, make_test_settings, serve_for_test
 from realm.inference.v1 import inference_pb2
 from services.gateway.app import create_app, make_runner
 from services.inference.app import setup as inference_setup
-from services.inference.testing import build_test_hero
-from services.kit.testing import READ_TOKEN, make_test_settings, serve_for_test
 
 pytestmark = pytest.mark.integration
 torch.set_num_threads(1)

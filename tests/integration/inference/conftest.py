@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from fixtures.heroes import build_test_hero
+from fixtures.kit import make_test_settings, serve_for_test
 from services.inference.app import setup as inference_setup
-from services.inference.testing import build_test_hero
 from services.kit.config import SERVICE_NAMES
-from services.kit.testing import make_test_settings, serve_for_test
 
 torch.set_num_threads(1)
 

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from fixtures.kit import write_test_config
 from realm.cli.main import main
-from services.kit.testing import write_test_config
 
 pytestmark = pytest.mark.integration
 

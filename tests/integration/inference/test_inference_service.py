@@ -10,9 +10,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from fixtures.kit import READ_TOKEN
 from realm.inference.v1 import inference_pb2 as pb
 from services.inference.app import setup as inference_setup
-from services.kit.testing import READ_TOKEN
 
 from .conftest import inference_settings
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_load_by_alias_from_the_vault(services, tmp_path, hero_dir):
-    from services.kit.testing import make_test_settings
+    from fixtures.kit import make_test_settings
 
     vault_settings = make_test_settings(tmp_path / "vault", vault={"zones": {"hot": {"path": "zones/hot"}},
                                                                     "default_zone": "hot"})

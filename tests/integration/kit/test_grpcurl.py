@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.kit.testing import ADMIN_TOKEN, make_test_settings, serve_for_test
+from fixtures.kit import ADMIN_TOKEN, make_test_settings, serve_for_test
 from services.warden.app import setup
 
 pytestmark = pytest.mark.integration

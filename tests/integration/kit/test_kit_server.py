@@ -11,11 +11,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from fixtures.kit import ADMIN_TOKEN, READ_TOKEN, make_test_settings, serve_for_test
 from realm.sdk import connect
 from realm.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from services.kit import errors
 from services.kit.logs import configure_logging
-from services.kit.testing import ADMIN_TOKEN, READ_TOKEN, make_test_settings, serve_for_test
 
 pytestmark = pytest.mark.integration
 

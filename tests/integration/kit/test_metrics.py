@@ -5,10 +5,10 @@ import urllib.request
 
 import pytest
 
+from fixtures.kit import ADMIN_TOKEN, make_test_settings
 from realm.warden.v1 import warden_pb2
 from services.kit.ports import free_ports
 from services.kit.server import ServiceServer
-from services.kit.testing import ADMIN_TOKEN, make_test_settings
 from services.warden.app import setup
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
+from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
 from services.kit.config import Settings, settings_from_dict
 from services.kit.server import ServiceServer
-from services.kit.testing import ADMIN_TOKEN, config_dict_for_tests
 
 torch.set_num_threads(1)
 
@@ -25,7 +25,7 @@ TRAINING_DEFAULTS = {"max_steps": 8, "checkpoint_every_steps": 4, "max_seq_len":
 
 @pytest.fixture(scope="session")
 def tiny_hero_dir(tmp_path_factory) -> Path:
-    from services.trainer.tiny_hero import build_tiny_hero
+    from realm_ops.tiny_hero import build_tiny_hero
 
     return build_tiny_hero(tmp_path_factory.mktemp("hero") / "tiny")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.trainer.tiny_hero import build_tiny_hero
+from realm_ops.tiny_hero import build_tiny_hero
 
 REPO = Path(__file__).resolve().parents[3]
 

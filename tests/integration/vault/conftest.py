@@ -15,9 +15,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from fixtures.kit import ADMIN_TOKEN, make_test_settings, serve_for_test, write_test_config
 from realm.sdk import connect
 from realm.vault.v1 import vault_pb2 as pb
-from services.kit.testing import ADMIN_TOKEN, make_test_settings, serve_for_test, write_test_config
 from services.vault.app import setup
 
 ROOT = Path(__file__).resolve().parents[3]

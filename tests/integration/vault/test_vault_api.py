@@ -9,8 +9,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from fixtures.kit import READ_TOKEN
 from realm.vault.v1 import vault_pb2 as pb
-from services.kit.testing import READ_TOKEN
 
 pytestmark = pytest.mark.integration
 

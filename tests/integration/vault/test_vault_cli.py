@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from fixtures.kit import ADMIN_TOKEN, write_test_config
 from realm.cli.main import main
-from services.kit.testing import ADMIN_TOKEN, write_test_config
 
 pytestmark = pytest.mark.integration
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")

@@ -5,9 +5,9 @@ import asyncio
 import grpc
 import pytest
 
+from fixtures.kit import READ_TOKEN, make_test_settings, serve_for_test
 from realm.warden.v1 import warden_pb2
 from services.kit.ports import free_ports
-from services.kit.testing import READ_TOKEN, make_test_settings, serve_for_test
 from services.warden.app import setup
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from fixtures.heroes import build_test_hero
 from services.inference.engine import EngineConfig
 from services.inference.params import GenerationLimits
-from services.inference.testing import build_test_hero
 from services.inference.transformers_backend import LoadOptions, TransformersBackend
 
 torch.set_num_threads(1)

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from fixtures.tgi import EOS_ID, FakeTgiServer
 from services.inference.backend import FINISH_EOS, FINISH_LENGTH, FINISH_STOP_SEQUENCE, Summary, collect
 from services.inference.params import GenerationLimits, SamplingParams
 from services.inference.pool import READY, LoadSpec, ModelPool, PoolConfig
-from services.inference.testing import EOS_ID, FakeTgiServer
 from services.inference.tgi import TgiBackend, tgi_arguments
 from services.kit.errors import FailedPrecondition, InvalidArgument, Unavailable
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixtures.kit import config_dict_for_tests
 from services.kit.config import ConfigError, load_settings, settings_from_dict
-from services.kit.testing import config_dict_for_tests
 
 
 def write(tmp_path: Path, raw: dict) -> Path:

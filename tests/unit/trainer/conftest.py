@@ -27,7 +27,7 @@ PROTOCOL_WORKER = (sys.executable, str(HERE / "protocol_worker.py"))
 
 @pytest.fixture(scope="session")
 def tiny_hero_dir(tmp_path_factory) -> Path:
-    from services.trainer.tiny_hero import build_tiny_hero
+    from realm_ops.tiny_hero import build_tiny_hero
 
     return build_tiny_hero(tmp_path_factory.mktemp("hero") / "tiny")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from services.trainer.tiny_hero import build_tiny_hero
+from realm_ops.tiny_hero import build_tiny_hero
 
 
 @pytest.fixture(scope="session", autouse=True)

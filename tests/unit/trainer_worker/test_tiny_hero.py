@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from services.trainer.tiny_hero import CHATML_TEMPLATE, IM_END, IM_START, build_tiny_hero
+from realm_ops.tiny_hero import CHATML_TEMPLATE, IM_END, IM_START, build_tiny_hero
 
 
 def test_tiny_hero_loads_with_plain_auto_classes(tmp_path):
@@ -66,7 +66,7 @@ def test_build_is_deterministic_for_a_seed(tmp_path):
 
 
 def test_module_entrypoint_builds_a_hero(tmp_path, capsys):
-    from services.trainer.tiny_hero import main
+    from realm_ops.tiny_hero import main
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(f"{i:b} + 1 = {i + 1:b}" for i in range(200)))

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def ensure_tiny_hero(conf) -> None:
     import torch
 
-    from services.trainer.tiny_hero import build_tiny_hero
+    from realm_ops.tiny_hero import build_tiny_hero
 
     target = conf.root / "var" / "heroes" / "tiny"
     if (target / "config.json").exists():

@@ -63,7 +63,7 @@ def hero_show(args):
 def hero_build_tiny(args):
     import torch
 
-    from services.trainer.tiny_hero import build_tiny_hero
+    from realm_ops.tiny_hero import build_tiny_hero
 
     out = Path(args.out)
     if (out / "config.json").exists() and not args.force:

@@ -179,10 +179,10 @@ def build_tiny_hero(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m services.trainer.tiny_hero OUT_DIR`: build the tiny hero (e.g. from a Makefile)."""
+    """`python -m realm_ops.tiny_hero OUT_DIR`: build the tiny hero (e.g. from a Makefile)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m services.trainer.tiny_hero", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m realm_ops.tiny_hero", description=main.__doc__)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=4)
