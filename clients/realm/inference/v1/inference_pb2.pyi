@@ -48,7 +48,7 @@ FINISH_REASON_STOP_SEQUENCE: FinishReason
 FINISH_REASON_CANCELLED: FinishReason
 
 class Model(_message.Message):
-    __slots__ = ("name", "source", "asset", "state", "backend", "device", "dtype", "memory_bytes", "parameter_count", "error", "has_chat_template", "is_adapter", "load_time", "last_used_time", "active_requests")
+    __slots__ = ("name", "source", "asset", "state", "backend", "device", "dtype", "memory_bytes", "parameter_count", "error", "has_chat_template", "is_adapter", "load_time", "last_used_time", "active_requests", "parent", "pinned", "followed_alias", "global_step", "max_prompt_tokens", "max_new_tokens")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     ASSET_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,12 @@ class Model(_message.Message):
     LOAD_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_USED_TIME_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWED_ALIAS_FIELD_NUMBER: _ClassVar[int]
+    GLOBAL_STEP_FIELD_NUMBER: _ClassVar[int]
+    MAX_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
     name: str
     source: str
     asset: str
@@ -79,7 +85,13 @@ class Model(_message.Message):
     load_time: _timestamp_pb2.Timestamp
     last_used_time: _timestamp_pb2.Timestamp
     active_requests: int
-    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., asset: _Optional[str] = ..., state: _Optional[_Union[ModelState, str]] = ..., backend: _Optional[_Union[Backend, str]] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., parameter_count: _Optional[int] = ..., error: _Optional[str] = ..., has_chat_template: _Optional[bool] = ..., is_adapter: _Optional[bool] = ..., load_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active_requests: _Optional[int] = ...) -> None: ...
+    parent: str
+    pinned: bool
+    followed_alias: str
+    global_step: int
+    max_prompt_tokens: int
+    max_new_tokens: int
+    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., asset: _Optional[str] = ..., state: _Optional[_Union[ModelState, str]] = ..., backend: _Optional[_Union[Backend, str]] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., parameter_count: _Optional[int] = ..., error: _Optional[str] = ..., has_chat_template: _Optional[bool] = ..., is_adapter: _Optional[bool] = ..., load_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active_requests: _Optional[int] = ..., parent: _Optional[str] = ..., pinned: _Optional[bool] = ..., followed_alias: _Optional[str] = ..., global_step: _Optional[int] = ..., max_prompt_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
 
 class LoadModelRequest(_message.Message):
     __slots__ = ("source", "model_id", "backend", "dtype", "quantization", "wait")
@@ -154,7 +166,7 @@ class WatchModelResponse(_message.Message):
     def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ...) -> None: ...
 
 class GenerationParameters(_message.Message):
-    __slots__ = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop_sequences", "seed", "return_tokens")
+    __slots__ = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop_sequences", "seed", "return_tokens", "top_logprobs")
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     TOP_P_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +175,7 @@ class GenerationParameters(_message.Message):
     STOP_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     RETURN_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     max_new_tokens: int
     temperature: float
     top_p: float
@@ -171,9 +184,10 @@ class GenerationParameters(_message.Message):
     stop_sequences: _containers.RepeatedScalarFieldContainer[str]
     seed: int
     return_tokens: bool
-    def __init__(self, max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., top_k: _Optional[int] = ..., repetition_penalty: _Optional[float] = ..., stop_sequences: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., return_tokens: _Optional[bool] = ...) -> None: ...
+    top_logprobs: int
+    def __init__(self, max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., top_k: _Optional[int] = ..., repetition_penalty: _Optional[float] = ..., stop_sequences: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., return_tokens: _Optional[bool] = ..., top_logprobs: _Optional[int] = ...) -> None: ...
 
-class Token(_message.Message):
+class TopLogprob(_message.Message):
     __slots__ = ("id", "text", "logprob")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -183,8 +197,22 @@ class Token(_message.Message):
     logprob: float
     def __init__(self, id: _Optional[int] = ..., text: _Optional[str] = ..., logprob: _Optional[float] = ...) -> None: ...
 
+class Token(_message.Message):
+    __slots__ = ("id", "text", "logprob", "top_logprobs", "special")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    SPECIAL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    text: str
+    logprob: float
+    top_logprobs: _containers.RepeatedCompositeFieldContainer[TopLogprob]
+    special: bool
+    def __init__(self, id: _Optional[int] = ..., text: _Optional[str] = ..., logprob: _Optional[float] = ..., top_logprobs: _Optional[_Iterable[_Union[TopLogprob, _Mapping]]] = ..., special: _Optional[bool] = ...) -> None: ...
+
 class GenerationSummary(_message.Message):
-    __slots__ = ("finish_reason", "generated_tokens", "prompt_tokens", "queue_seconds", "time_to_first_token_seconds", "tokens_per_second", "total_seconds")
+    __slots__ = ("finish_reason", "generated_tokens", "prompt_tokens", "queue_seconds", "time_to_first_token_seconds", "tokens_per_second", "total_seconds", "model", "asset", "source", "seed", "stop_sequence")
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     GENERATED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +220,11 @@ class GenerationSummary(_message.Message):
     TIME_TO_FIRST_TOKEN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     TOKENS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    STOP_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     finish_reason: FinishReason
     generated_tokens: int
     prompt_tokens: int
@@ -199,7 +232,12 @@ class GenerationSummary(_message.Message):
     time_to_first_token_seconds: float
     tokens_per_second: float
     total_seconds: float
-    def __init__(self, finish_reason: _Optional[_Union[FinishReason, str]] = ..., generated_tokens: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., queue_seconds: _Optional[float] = ..., time_to_first_token_seconds: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., total_seconds: _Optional[float] = ...) -> None: ...
+    model: str
+    asset: str
+    source: str
+    seed: int
+    stop_sequence: str
+    def __init__(self, finish_reason: _Optional[_Union[FinishReason, str]] = ..., generated_tokens: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., queue_seconds: _Optional[float] = ..., time_to_first_token_seconds: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., total_seconds: _Optional[float] = ..., model: _Optional[str] = ..., asset: _Optional[str] = ..., source: _Optional[str] = ..., seed: _Optional[int] = ..., stop_sequence: _Optional[str] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "prompt", "parameters")
@@ -280,3 +318,31 @@ class ChatStreamResponse(_message.Message):
     summary: GenerationSummary
     text: str
     def __init__(self, token: _Optional[_Union[Token, _Mapping]] = ..., summary: _Optional[_Union[GenerationSummary, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class TokenizeRequest(_message.Message):
+    __slots__ = ("model", "prompt", "skip_special_tokens")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    SKIP_SPECIAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    prompt: str
+    skip_special_tokens: bool
+    def __init__(self, model: _Optional[str] = ..., prompt: _Optional[str] = ..., skip_special_tokens: _Optional[bool] = ...) -> None: ...
+
+class TokenizeResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[TokenizedPiece]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[TokenizedPiece, _Mapping]]] = ...) -> None: ...
+
+class TokenizedPiece(_message.Message):
+    __slots__ = ("id", "text", "start", "stop")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    text: str
+    start: int
+    stop: int
+    def __init__(self, id: _Optional[int] = ..., text: _Optional[str] = ..., start: _Optional[int] = ..., stop: _Optional[int] = ...) -> None: ...

@@ -80,6 +80,11 @@ class InferenceServiceStub:
                 request_serializer=realm_dot_inference_dot_v1_dot_inference__pb2.ChatStreamRequest.SerializeToString,
                 response_deserializer=realm_dot_inference_dot_v1_dot_inference__pb2.ChatStreamResponse.FromString,
                 _registered_method=True)
+        self.Tokenize = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/Tokenize',
+                request_serializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -144,6 +149,13 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Tokenize(self, request, context):
+        """The prompt's token ids and texts, with the model's own tokenizer (as a Generate would see them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +203,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.ChatStream,
                     request_deserializer=realm_dot_inference_dot_v1_dot_inference__pb2.ChatStreamRequest.FromString,
                     response_serializer=realm_dot_inference_dot_v1_dot_inference__pb2.ChatStreamResponse.SerializeToString,
+            ),
+            'Tokenize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Tokenize,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +454,33 @@ class InferenceService:
             '/realm.inference.v1.InferenceService/ChatStream',
             realm_dot_inference_dot_v1_dot_inference__pb2.ChatStreamRequest.SerializeToString,
             realm_dot_inference_dot_v1_dot_inference__pb2.ChatStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Tokenize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/Tokenize',
+            realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeResponse.FromString,
             options,
             channel_credentials,
             insecure,
