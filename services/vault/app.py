@@ -34,7 +34,8 @@ async def setup(server: ServiceServer) -> None:
     domain = await asyncio.to_thread(VaultDomain.from_settings, server.settings)
     server.add(VaultServicer(domain), vault_pb2_grpc.add_VaultServiceServicer_to_server,
                "realm.vault.v1.VaultService")
-    interval = float(server.settings.section("vault").get("verify_interval_s", 0) or 0)
+    server.sqlite_store("catalog", domain.config.state_dir / "catalog.sqlite3")  # backups by the kit
+    interval = domain.config.verify_interval_s
     task = asyncio.get_running_loop().create_task(_verify_forever(domain, interval)) if interval > 0 else None
     retention = RetentionAfterRegistration(domain) if domain.config.retention_after_register else None
     if retention is not None:
@@ -47,6 +48,6 @@ async def setup(server: ServiceServer) -> None:
                 await task
         if retention is not None:
             await asyncio.to_thread(retention.close)
-        domain.close()
+        await asyncio.to_thread(domain.close)  # closing SQLite checkpoints the WAL: disk I/O
 
     server.on_shutdown(shutdown)

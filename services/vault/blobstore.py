@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from services.kit.errors import InvalidArgument
 from services.vault.config import ZoneConfig
 
 BLOB_DIR = "blobs"
@@ -44,6 +46,30 @@ class Zone:
     @staticmethod
     def is_reserved(relative: str) -> bool:
         return relative.split("/", 1)[0] in (BLOB_DIR, STAGING_DIR)
+
+
+class ZoneSet(Mapping[str, Zone]):
+    """The configured zones by name, with the default zone for requests that name none."""
+
+    def __init__(self, configs: Sequence[ZoneConfig], default: str) -> None:
+        self._zones = {z.name: Zone(z) for z in configs}
+        self.default = default
+
+    def __getitem__(self, name: str) -> Zone:
+        return self._zones[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._zones)
+
+    def __len__(self) -> int:
+        return len(self._zones)
+
+    def pick(self, name: str, field: str = "zone") -> Zone:
+        """The zone a request names (the default when empty); an unknown name is INVALID_ARGUMENT `field`."""
+        zone = self._zones.get(name or self.default)
+        if zone is None:
+            raise InvalidArgument(f"unknown zone {name!r}; configured: {sorted(self._zones)}", field=field)
+        return zone
 
 
 def hash_file(path: Path, limit: int | None = None) -> tuple[hashlib._Hash, int]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -128,6 +129,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """,
     ),
 )
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    """`?,?,?` for an `IN (...)` clause over `values`."""
+    return ",".join("?" * len(values))
 
 
 class Catalog:

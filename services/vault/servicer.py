@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from realm.vault.v1 import vault_pb2 as pb
 from realm.vault.v1 import vault_pb2_grpc
+from services.kit.convert import from_duration, int_enum_from_pb, to_duration, to_timestamp
 from services.kit.errors import InvalidArgument
 from services.vault import models as m
 from services.vault.domain import VaultDomain
@@ -18,18 +16,6 @@ WRITE_BATCH_BYTES = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK = 4 * 1024, 4 * 1024 * 1024
 WATCH_BATCH = 500
 WATCH_IDLE_RECHECK_S = 30.0
-
-
-def _ts(seconds: float | None) -> Timestamp | None:
-    if seconds is None:
-        return None
-    ts = Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
-
-
-def _seconds(ts: Timestamp) -> float | None:
-    return ts.ToNanoseconds() / 1e9 if ts.seconds or ts.nanos else None
 
 
 def lineage_from_pb(lineage: pb.Lineage) -> m.Lineage:
@@ -52,7 +38,7 @@ def asset_to_pb(a: m.Asset) -> pb.Asset:
         files=[pb.AssetFile(path=f.path, size_bytes=f.size_bytes, sha256=f.sha256) for f in a.files],
         manifest_digest=a.manifest_digest, size_bytes=a.size_bytes, zones=a.zones, labels=a.labels,
         lineage=lineage_to_pb(a.lineage), pinned=a.pinned, aliases=a.aliases, eval_count=a.eval_count,
-        create_time=_ts(a.create_time), verify_time=_ts(a.verify_time), in_place=a.in_place)
+        create_time=to_timestamp(a.create_time), verify_time=to_timestamp(a.verify_time), in_place=a.in_place)
 
 
 def upload_to_pb(u: m.Upload) -> pb.Upload:
@@ -66,7 +52,7 @@ def progress_to_pb(f: m.FileProgress) -> pb.FileProgress:
 
 def alias_to_pb(a: m.Alias) -> pb.Alias:
     return pb.Alias(name=a.name, asset=a.asset, system=a.system, metric=a.metric, metric_value=a.metric_value,
-                    direction=int(a.direction), update_time=_ts(a.update_time))
+                    direction=int(a.direction), update_time=to_timestamp(a.update_time))
 
 
 def eval_to_pb(e: m.Eval | None) -> pb.Eval | None:
@@ -74,34 +60,25 @@ def eval_to_pb(e: m.Eval | None) -> pb.Eval | None:
         return None
     return pb.Eval(name=e.name, asset=e.asset, skill=e.skill, level=e.level, accuracy=e.accuracy, correct=e.correct,
                    total=e.total, report_asset=e.report_asset, regime=e.regime, eval_set_hash=e.eval_set_hash,
-                   metrics=e.metrics, create_time=_ts(e.create_time))
+                   metrics=e.metrics, create_time=to_timestamp(e.create_time))
 
 
 def event_to_pb(e: m.LedgerEvent) -> pb.LedgerEvent:
-    return pb.LedgerEvent(sequence=e.sequence, kind=int(e.kind), time=_ts(e.time), asset=e.asset,
+    return pb.LedgerEvent(sequence=e.sequence, kind=int(e.kind), time=to_timestamp(e.time), asset=e.asset,
                           campaign=e.campaign, hero=e.hero, asset_kind=int(e.asset_kind), alias=e.alias,
                           message=e.message, attributes=e.attributes)
 
 
 def policy_to_pb(p: m.RetentionPolicy) -> pb.RetentionPolicy:
-    duration = Duration()
-    duration.FromNanoseconds(int(p.keep_newer_than_s * 1e9))
     return pb.RetentionPolicy(campaign=p.campaign, keep_latest=p.keep_latest,
                               keep_best_per_skill=p.keep_best_per_skill, keep_pinned=p.keep_pinned,
-                              keep_newer_than=duration, min_evals_before_delete=p.min_evals_before_delete,
+                              keep_newer_than=to_duration(p.keep_newer_than_s), min_evals_before_delete=p.min_evals_before_delete,
                               zone_byte_caps=p.zone_byte_caps, enabled=p.enabled)
 
 
 def bucket_to_pb(b: m.StatsBucket) -> pb.StatsBucket:
     return pb.StatsBucket(key=b.key, assets=b.assets, files=b.files, logical_bytes=b.logical_bytes,
                           stored_bytes=b.stored_bytes)
-
-
-def _enum(value: int, enum: type, field: str):
-    try:
-        return enum(value)
-    except ValueError:
-        raise InvalidArgument(f"unknown value {value}", field=field) from None
 
 
 class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
@@ -192,7 +169,7 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
         finally:
             if not next_read.done():
                 await asyncio.shield(asyncio.wait([next_read]))
-            download.handle.close()
+            await asyncio.shield(asyncio.to_thread(download.handle.close))
 
     # -- assets -------------------------------------------------------------------------------------------
     async def GetAsset(self, request, context) -> pb.GetAssetResponse:
@@ -228,7 +205,7 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
     async def SetAlias(self, request, context) -> pb.SetAliasResponse:
         a = request.alias
         alias = m.Alias(a.name, a.asset, metric=a.metric, metric_value=a.metric_value,
-                        direction=_enum(a.direction, m.MetricDirection, "alias.direction"))
+                        direction=int_enum_from_pb(a.direction, m.MetricDirection, "alias.direction"))
         result, moved = await asyncio.to_thread(self.domain.set_alias, alias, request.only_if_better)
         return pb.SetAliasResponse(alias=alias_to_pb(result), moved=moved)
 
@@ -270,7 +247,7 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
 
     # -- ledger -------------------------------------------------------------------------------------------
     async def WatchLedger(self, request, context) -> AsyncIterator[pb.WatchLedgerResponse]:
-        kinds = [_enum(k, m.LedgerEventKind, "kinds") for k in request.kinds]
+        kinds = [int_enum_from_pb(k, m.LedgerEventKind, "kinds") for k in request.kinds]
         cursor = request.after_sequence
         notifier = self.domain.notifier
         while not notifier.closed:  # closed: the service is shutting down
@@ -305,7 +282,7 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
         p = request.policy
         policy = m.RetentionPolicy(
             campaign=p.campaign, keep_latest=p.keep_latest, keep_best_per_skill=p.keep_best_per_skill,
-            keep_pinned=p.keep_pinned, keep_newer_than_s=p.keep_newer_than.ToNanoseconds() / 1e9,
+            keep_pinned=p.keep_pinned, keep_newer_than_s=from_duration(p.keep_newer_than),
             min_evals_before_delete=p.min_evals_before_delete, zone_byte_caps=dict(p.zone_byte_caps),
             enabled=p.enabled)
         stored = await asyncio.to_thread(self.domain.set_policy, policy)

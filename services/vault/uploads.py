@@ -1,22 +1,68 @@
-"""Writing one file of an upload: hash while writing, durable progress, resumable after any interruption."""
+"""Writing one file of an upload: hash while writing, durable progress, resumable after any interruption.
+
+The writer knows nothing of the catalog: it reports progress through a `ProgressRecorder` and coordinates
+with other streams through `WriterSlots`, both given to it by the upload store.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
-from services.kit.errors import FailedPrecondition, InvalidArgument
+from services.kit.errors import Aborted, FailedPrecondition, InvalidArgument
 from services.vault.blobstore import hash_file
 from services.vault.models import FileProgress
 
-if TYPE_CHECKING:
-    from services.vault.domain import VaultDomain
-
 # Background fsyncs of uploads in progress (see UploadWriter._checkpoint_in_background).
 _SYNC_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vault-fsync")
+
+# (upload pk, file index): one file of one upload.
+FileKey = tuple[int, int]
+
+
+class ProgressRecorder(Protocol):
+    def record_progress(self, key: FileKey, received: int, verified: bool) -> None:
+        """Durably record that `received` bytes of the file are on disk (and whether they hash right)."""
+
+
+class WriterSlots:
+    """Which files are being written right now (one stream per file), and the hash state each stream that
+    ended early left behind, so the resuming stream needs no re-read of the part file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writing: set[FileKey] = set()
+        self._hashes: dict[FileKey, tuple[int, Any]] = {}
+
+    def claim(self, key: FileKey, path: str) -> None:
+        with self._lock:
+            if key in self._writing:
+                raise Aborted(f"{path!r} is being written by another stream", field="header.path")
+            self._writing.add(key)
+
+    def release(self, key: FileKey) -> None:
+        with self._lock:
+            self._writing.discard(key)
+
+    def is_writing(self, key: FileKey) -> bool:
+        with self._lock:
+            return key in self._writing
+
+    def park_hash(self, key: FileKey, received: int, hasher: Any) -> None:
+        with self._lock:
+            self._hashes[key] = (received, hasher)
+
+    def take_hash(self, key: FileKey) -> tuple[int, Any] | None:
+        with self._lock:
+            return self._hashes.pop(key, None)
+
+    def forget(self, key: FileKey) -> None:
+        with self._lock:
+            self._hashes.pop(key, None)
 
 
 class UploadWriter:
@@ -26,9 +72,12 @@ class UploadWriter:
     received_bytes), so a crash can lose at most `sync_every_bytes` of work, never corrupt it.
     """
 
-    def __init__(self, domain: VaultDomain, key: tuple[int, int], path: str, size: int, sha256: str, part: Path,
-                 offset: int, *, done: bool) -> None:
-        self._domain = domain
+    def __init__(self, slots: WriterSlots, recorder: ProgressRecorder, key: FileKey, path: str, size: int,
+                 sha256: str, part: Path, offset: int, *, done: bool, sync_every_bytes: int) -> None:
+        """Takes over the slot of `key` (claimed by the caller) and releases it on close or failure."""
+        self._slots = slots
+        self._recorder = recorder
+        self._sync_every_bytes = sync_every_bytes
         self._key = key
         self.path = path
         self.size = size
@@ -43,7 +92,7 @@ class UploadWriter:
         if done:
             return
         part.parent.mkdir(parents=True, exist_ok=True)
-        cached = domain._hash_cache.pop(key, None)
+        cached = slots.take_hash(key)
         self._handle = open(part, "r+b" if part.exists() else "w+b")  # noqa: SIM115
         self._handle.truncate(offset)
         if cached is not None and cached[0] == offset:
@@ -52,7 +101,7 @@ class UploadWriter:
             self._hasher, got = hash_file(part, offset)
             if got != offset:
                 self._handle.close()
-                domain._release_writer(key)
+                slots.release(key)
                 raise FailedPrecondition(f"part file of {path!r} holds {got} bytes, expected {offset}",
                                          field="header.offset")
         self._handle.seek(offset)
@@ -67,7 +116,7 @@ class UploadWriter:
         self.received += len(chunk)
         if self.received == self.size:
             self._complete()
-        elif self.received - self._sync_requested >= self._domain.config.sync_every_bytes:
+        elif self.received - self._sync_requested >= self._sync_every_bytes:
             self._checkpoint_in_background()
 
     def _checkpoint_in_background(self) -> None:
@@ -81,7 +130,7 @@ class UploadWriter:
 
     def _make_durable(self, fd: int, upto: int) -> None:
         os.fsync(fd)  # covers every byte written before the call, i.e. at least `upto`
-        self._domain._record_progress(self._key, upto, False)
+        self._recorder.record_progress(self._key, upto, False)
         self._synced = upto
 
     def _wait_background(self) -> None:
@@ -102,7 +151,7 @@ class UploadWriter:
         actual = self._hasher.hexdigest()
         if actual != self.sha256:
             self._handle.truncate(0)
-            self._domain._record_progress(self._key, 0, False)
+            self._recorder.record_progress(self._key, 0, False)
             self.received = self._synced = self._sync_requested = 0
             self._hasher = hashlib.sha256()
             self._handle.seek(0)
@@ -110,7 +159,7 @@ class UploadWriter:
                                   " progress reset to 0", field="chunk")
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self._domain._record_progress(self._key, self.received, True)
+        self._recorder.record_progress(self._key, self.received, True)
         self._synced = self.received
         self.done = True
 
@@ -129,7 +178,7 @@ class UploadWriter:
                     self._checkpoint()
                 self._handle.close()
                 if not self.done:
-                    self._domain._hash_cache[self._key] = (self.received, self._hasher)
+                    self._slots.park_hash(self._key, self.received, self._hasher)
         finally:
-            self._domain._release_writer(self._key)
+            self._slots.release(self._key)
         return self.progress()

@@ -126,7 +126,7 @@ def test_gc_interrupted_after_phase_one_completes_on_rerun(tmp_path, h, monkeypa
     def crash(pk):
         raise SystemExit("killed")
 
-    monkeypatch.setattr(domain, "_finish_deletion", crash)
+    monkeypatch.setattr(domain._deleter, "finish", crash)
     with pytest.raises(SystemExit):
         domain.run_gc()
     domain.close()

@@ -213,7 +213,7 @@ def test_blob_promised_to_an_upload_survives_deletion_of_its_owner(domain, h):
 def test_interrupted_delete_resumes_when_asked_again(domain, h, monkeypatch):
     asset = h.upload(domain, {"w": b"x" * 100}, step=1)
     domain.set_pinned(asset.name, True)
-    monkeypatch.setattr(domain, "_finish_deletion", lambda pk: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(domain._deleter, "finish", lambda pk: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
         domain.delete_asset(asset.name, force=True)
     monkeypatch.undo()
