@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))  # realm_op
 import torch  # noqa: E402
 
 from realm_ops.tiny_hero import build_tiny_hero  # noqa: E402
-from services.curriculum.skills.base import default_registry, eval_set, generate_problems  # noqa: E402
+from services.curriculum.skills.base import eval_set, generate_problems  # noqa: E402
+from services.curriculum.skills.registry import default_registry  # noqa: E402
 
 
 def encode(tokenizer, problem) -> tuple[list[int], list[int]]:

@@ -18,12 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients"))
 
 from services.curriculum.skills.base import (  # noqa: E402
-    default_registry,
     eval_set,
     generate_problems,
     rows_to_jsonl,
     training_row,
 )
+from services.curriculum.skills.registry import default_registry  # noqa: E402
 from services.curriculum.validation import Level, ValidationOptions, validate_bytes  # noqa: E402
 
 CASES = [("bin", 1), ("bin", 8), ("bin", 30), ("syllo", 1), ("syllo", 6), ("syllo", 12)]

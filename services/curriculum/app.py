@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from realm.curriculum.v1 import curriculum_pb2_grpc
+from services.curriculum.config import CurriculumConfig
 from services.curriculum.deliveries import Deliveries
 from services.curriculum.domain import CurriculumDomain
-from services.curriculum.evaluation import CheckpointFollower, EvaluationRunner, TrialPolicy
+from services.curriculum.evaluation import CheckpointFollower, EvaluationRunner, EvaluationStore
 from services.curriculum.remote import SdkInference, SdkTrainer, SdkVault
 from services.curriculum.servicer import CurriculumServicer
 from services.kit.server import ServiceServer
@@ -18,8 +19,10 @@ READ_METHODS = ("GenerateBatch", "Grade", "ValidateDataset", "BuildSparringRows"
 
 async def setup(server: ServiceServer) -> None:
     settings = server.settings
-    section = settings.section("curriculum")
-    domain = CurriculumDomain.from_settings(settings.data_dir, section)
+    config = CurriculumConfig.from_section(settings.section("curriculum"), data_dir=settings.data_dir,
+                                           root=settings.root)
+    # Opening SQLite stores is disk I/O: off the event loop.
+    domain = await asyncio.to_thread(CurriculumDomain.from_config, config)
     # Trials reach inference and the vault only through the SDK, at the addresses realm.yaml names.
     from realm.sdk import connect
 
@@ -28,20 +31,22 @@ async def setup(server: ServiceServer) -> None:
     # Sparring quests go to the trainer; without one in realm.yaml there is nobody to send them to.
     trainer_endpoint = settings.services.get("trainer")
     trainer = SdkTrainer(realm) if trainer_endpoint is not None and trainer_endpoint.enabled else None
-    evaluations = EvaluationRunner(settings.data_dir / "curriculum" / "evaluations.db", domain.registry,
-                                   domain.store, SdkInference(realm), vault,
-                                   concurrency=int(section.get("eval_concurrency", 8)),
-                                   policy=TrialPolicy.from_section(section), sparring_enabled=trainer is not None)
+    store = await asyncio.to_thread(EvaluationStore, config.evaluations_db)
+    evaluations = await asyncio.to_thread(
+        EvaluationRunner, store, domain.registry, domain.store, SdkInference(realm), vault,
+        concurrency=config.eval_concurrency, policy=config.trials, sparring_enabled=trainer is not None)
     deliveries = Deliveries(evaluations, domain.store, vault, trainer)
     deliveries.start()
     server.add(CurriculumServicer(domain, evaluations), curriculum_pb2_grpc.add_CurriculumServiceServicer_to_server,
                "realm.curriculum.v1.CurriculumService")
+    server.sqlite_store("progression", config.progression_db)  # backups by the kit (MaintenanceService)
+    server.sqlite_store("evaluations", config.evaluations_db)
     server.auth_rules({m: "read" for m in READ_METHODS})
     # Callbacks run in reverse: evaluations stop (and save their state) before the stores close.
-    server.on_shutdown(domain.close)
+    server.on_shutdown(lambda: asyncio.to_thread(domain.close))
     server.on_shutdown(lambda: asyncio.to_thread(evaluations.close))
     server.on_shutdown(lambda: asyncio.to_thread(deliveries.close))
-    if section.get("auto_evaluate", True):
+    if config.auto_evaluate:
         # New checkpoints in the vault get a trial without anyone asking (DESIGN flow 4).
         follower = CheckpointFollower(evaluations, vault)
         follower.start()

@@ -13,7 +13,6 @@ Plain Python: the ports (remote.py) do the RPCs.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -27,6 +26,7 @@ from services.curriculum.evaluation import (
     describe_error,
     is_retryable,
 )
+from services.curriculum.evaluation.store import EvaluationStore
 from services.curriculum.progression import ProgressionStore
 
 log = structlog.get_logger(__name__)
@@ -36,6 +36,7 @@ class Deliveries:
     def __init__(self, runner: EvaluationRunner, progression: ProgressionStore, vault: VaultPort,
                  trainer: TrainerPort | None = None, poll_s: float = 1.0, max_backoff_s: float = 30.0) -> None:
         self.runner = runner
+        self.store: EvaluationStore = runner.store
         self.progression = progression
         self.vault = vault
         self.trainer = trainer
@@ -47,7 +48,7 @@ class Deliveries:
         self._started_passes = 0
         self._clean_pass = 0  # number of the last pass that found nothing it could not deliver
         self._thread = threading.Thread(target=self._loop, name="curriculum-deliveries", daemon=True)
-        runner.outbox_listeners.append(self._wake.set)
+        self.store.on_effect_queued(self._wake.set)
 
     def start(self) -> None:
         self._thread.start()
@@ -91,24 +92,18 @@ class Deliveries:
     def deliver_pending(self) -> None:
         """One pass: announce new level changes, then send queued effects. Raises on a retryable failure."""
         self._announce_level_ups()
-        db, lock = self.runner._db, self.runner._changed
-        with lock:
-            rows = db.execute("SELECT id, kind, payload FROM outbox WHERE done = 0 ORDER BY id").fetchall()
-        for row_id, kind, payload in rows:
+        for effect in self.store.undelivered_effects():
             if self._stop.is_set():
                 return
             try:
-                result = self._deliver(kind, json.loads(payload))
+                result = self._deliver(effect.kind, effect.payload)
             except Exception as exc:
                 if is_retryable(exc):
-                    with lock:
-                        db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+                    self.store.effect_attempted(effect.id)
                     raise
                 result = f"refused: {describe_error(exc)}"
-                log.warning("delivery refused", kind=kind, error=result)
-            with lock:
-                db.execute("UPDATE outbox SET done = 1, result = ?, attempts = attempts + 1 WHERE id = ?",
-                           (result, row_id))
+                log.warning("delivery refused", kind=effect.kind, error=result)
+            self.store.effect_done(effect.id, result)
 
     def _deliver(self, kind: str, payload: dict[str, Any]) -> str:
         if kind == "superseded":
@@ -126,21 +121,16 @@ class Deliveries:
         return f"skipped: unknown kind {kind!r}"
 
     def _announce_level_ups(self) -> None:
-        db, lock = self.runner._db, self.runner._changed
-        with lock:
-            row = db.execute("SELECT change_id FROM level_up_cursor WHERE id = 1").fetchone()
-        cursor = row[0] if row else 0
-        for change in self.progression.level_changes_after(cursor):
+        for change in self.progression.level_changes_after(self.store.level_up_cursor()):
             try:
                 self.vault.append_level_up(LevelUp(change.campaign, change.skill, change.from_level,
                                                    change.to_level, change.checkpoint, change.mean_accuracy))
-                log.info("level up announced", campaign=change.campaign, skill=change.skill,
+                log.info("skill level up announced", campaign=change.campaign, skill=change.skill,
                          to_level=change.to_level)
             except Exception as exc:
                 if is_retryable(exc):
                     raise
                 # Refused for good (e.g. a malformed campaign name): later level-ups must not wait behind it.
-                log.warning("level up not announced", campaign=change.campaign, skill=change.skill,
+                log.warning("skill level up not announced", campaign=change.campaign, skill=change.skill,
                             to_level=change.to_level, error=describe_error(exc))
-            with lock:
-                db.execute("INSERT OR REPLACE INTO level_up_cursor VALUES (1, ?)", (change.id,))
+            self.store.advance_level_up_cursor(change.id)

@@ -8,20 +8,18 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from services.curriculum.progression import ProgressionConfig, ProgressionStore
+from services.curriculum.config import CurriculumConfig
+from services.curriculum.progression import ProgressionStore
 from services.curriculum.skills.base import (
     EvalSet,
     GradeOutcome,
     Message,
     Problem,
     Skill,
-    SkillRegistry,
-    default_registry,
     eval_set,
     generate_problems,
     iter_problems,
@@ -31,6 +29,7 @@ from services.curriculum.skills.base import (
     sparring_row,
     training_row,
 )
+from services.curriculum.skills.registry import SkillRegistry, default_registry
 from services.curriculum.validation import DatasetValidator, ValidationOptions
 from services.kit.errors import InvalidArgument, NotFound
 
@@ -59,11 +58,9 @@ class CurriculumDomain:
         self.store = store
 
     @classmethod
-    def from_settings(cls, data_dir: Path, section: Mapping[str, Any]) -> CurriculumDomain:
+    def from_config(cls, config: CurriculumConfig) -> CurriculumDomain:
         registry = default_registry()
-        store = ProgressionStore(Path(data_dir) / "curriculum" / "curriculum.db", registry,
-                                 ProgressionConfig.from_section(section))
-        return cls(registry, store)
+        return cls(registry, ProgressionStore(config.progression_db, registry, config.progression))
 
     def close(self) -> None:
         self.store.close()

@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from services.curriculum.skills.base import SkillRegistry, default_registry, eval_set
+from services.curriculum.skills.base import eval_set
+from services.curriculum.skills.registry import SkillRegistry, default_registry
 
 LOCK_PATH = Path(__file__).resolve().parent / "data" / "evalsets.lock.json"
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.curriculum.skills.base import SkillRegistry
+from services.curriculum.skills.registry import SkillRegistry
 from services.kit.errors import FailedPrecondition, InvalidArgument
 
 PRESETS = ("equal", "focus", "weighted", "lowest_first", "catch_up", "round_robin")
@@ -45,13 +45,6 @@ class ProgressionConfig:
             if not 0.0 < value <= 1.0:
                 raise InvalidArgument(f"{skill}: must be within (0, 1]", field="curriculum.thresholds")
         parse_preset(self.default_preset)
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, object]) -> ProgressionConfig:
-        return cls(eval_window=int(section.get("eval_window", 3)),  # type: ignore[arg-type]
-                   thresholds={str(k): float(v) for k, v in dict(section.get("thresholds") or {}).items()},
-                   broken_loss=float(section.get("broken_loss", 0.05)),  # type: ignore[arg-type]
-                   default_preset=str(section.get("default_preset", "equal")))
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,8 @@ from typing import Any
 from realm.inference.v1 import inference_pb2
 from realm.trainer.v1 import trainer_pb2
 from realm.vault.v1 import vault_pb2
-from services.curriculum.evaluation import (
-    RETRYABLE_CODES,
-    LevelUp,
-    LoadedModel,
-    PeerUnavailable,
-    RegisteredCheckpoint,
-    SkillResult,
-)
+from services.curriculum.evaluation.model import LevelUp, LoadedModel, RegisteredCheckpoint, SkillResult
+from services.curriculum.evaluation.ports import RETRYABLE_CODES, PeerUnavailable
 
 CHUNK_BYTES = 1024 * 1024
 

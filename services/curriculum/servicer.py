@@ -7,8 +7,6 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from realm.common.v1 import common_pb2
 from realm.curriculum.v1 import curriculum_pb2 as pb
 from realm.curriculum.v1 import curriculum_pb2_grpc
@@ -17,6 +15,7 @@ from services.curriculum import progression as prog
 from services.curriculum import validation as val
 from services.curriculum.domain import CurriculumDomain, GradedItem
 from services.curriculum.skills.base import EvalSet, LevelSpec, Problem, Regime, Skill, rows_to_jsonl
+from services.kit.convert import to_timestamp
 from services.kit.errors import FailedPrecondition, InvalidArgument
 from services.kit.paging import paginate
 
@@ -26,12 +25,6 @@ _LEVELS = {common_pb2.VALIDATION_LEVEL_UNSPECIFIED: val.Level.STANDARD,
            common_pb2.VALIDATION_LEVEL_STANDARD: val.Level.STANDARD,
            common_pb2.VALIDATION_LEVEL_DEEP: val.Level.DEEP}
 _LEVELS_PB = {v: k for k, v in _LEVELS.items() if k != common_pb2.VALIDATION_LEVEL_UNSPECIFIED}
-
-
-def _ts(seconds: float) -> Timestamp:
-    ts = Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
 
 
 def level_to_pb(spec: LevelSpec) -> pb.Level:
@@ -81,9 +74,9 @@ def skill_progress_to_pb(s: prog.SkillProgress) -> pb.SkillProgress:
         training_level_overridden=s.training_level_overridden, max_level=s.max_level, enabled=s.enabled,
         weight=s.weight,
         accuracy_history=[pb.AccuracyPoint(level=a.level, accuracy=a.accuracy, checkpoint=a.checkpoint,
-                                           global_step=a.global_step, time=_ts(a.time), flagged=a.flagged,
+                                           global_step=a.global_step, time=to_timestamp(a.time), flagged=a.flagged,
                                            flag_reason=a.flag_reason) for a in s.accuracy_history],
-        progression=[pb.LevelChange(from_level=c.from_level, to_level=c.to_level, time=_ts(c.time),
+        progression=[pb.LevelChange(from_level=c.from_level, to_level=c.to_level, time=to_timestamp(c.time),
                                     checkpoint=c.checkpoint, mean_accuracy=c.mean_accuracy) for c in s.progression])
 
 
@@ -109,12 +102,11 @@ def evaluation_to_pb(ev: evaluation_domain.Evaluation) -> pb.Evaluation:
                                     eval_set_hash=r.eval_set_hash, mean_partial_score=r.mean_partial_score)
                  for r in ev.results],
         error=ev.error, attempts=ev.attempts, problems_done=ev.problems_done, problems_total=ev.problems_total,
-        create_time=_ts(ev.create_time), full=ev.full, superseded_by=ev.superseded_by, trigger=ev.trigger,
-        sparring_quest=ev.sparring_quest)
-    if ev.end_time:
-        message.end_time.CopyFrom(_ts(ev.end_time))
-    if ev.next_attempt_time and ev.state == evaluation_domain.EvalState.PENDING:
-        message.next_attempt_time.CopyFrom(_ts(ev.next_attempt_time))
+        create_time=to_timestamp(ev.create_time), end_time=to_timestamp(ev.end_time), full=ev.full,
+        superseded_by=ev.superseded_by, trigger=ev.trigger, sparring_quest=ev.sparring_quest,
+        # A retry's due time means nothing once the trial has started again.
+        next_attempt_time=to_timestamp(ev.next_attempt_time) if ev.state == evaluation_domain.EvalState.PENDING
+        else None)
     return message
 
 
@@ -247,7 +239,7 @@ class CurriculumServicer(curriculum_pb2_grpc.CurriculumServiceServicer):
 
     async def ListEvaluations(self, request, context) -> pb.ListEvaluationsResponse:
         found = await asyncio.to_thread(self._runner().list, request.campaign)
-        page, token = paginate(found, request.page_size, request.page_token)
+        page, token = paginate(found, request.page_size, request.page_token, filters={"campaign": request.campaign})
         return pb.ListEvaluationsResponse(evaluations=[evaluation_to_pb(e) for e in page], next_page_token=token)
 
     async def WatchEvaluation(self, request, context) -> AsyncIterator[pb.WatchEvaluationResponse]:

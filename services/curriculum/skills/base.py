@@ -13,10 +13,9 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, Protocol
 
-from services.kit.errors import InvalidArgument, NotFound
+from services.kit.errors import InvalidArgument
 
 # Problems per level in every frozen eval set (5 would move accuracy in 20 % steps).
 EVAL_SET_SIZE = 50
@@ -246,28 +245,3 @@ def sparring_row(problem: Problem, wrong_response: str) -> dict[str, Any]:
     return {"messages": messages,
             "metadata": {"skill": problem.skill, "level": problem.level, "mode": problem.mode,
                          "kind": "sparring", "id": problem.id}}
-
-
-class SkillRegistry:
-    def __init__(self, skills: Sequence[Skill]) -> None:
-        self._skills = {s.name: s for s in skills}
-
-    def names(self) -> list[str]:
-        return sorted(self._skills)
-
-    def all(self) -> list[Skill]:
-        return [self._skills[n] for n in self.names()]
-
-    def get(self, name: str) -> Skill:
-        short = name.removeprefix("skills/")
-        if short not in self._skills:
-            raise NotFound(f"unknown skill {name!r}; known: {', '.join(self.names())}", field="skill")
-        return self._skills[short]
-
-
-@lru_cache(maxsize=1)
-def default_registry() -> SkillRegistry:
-    from services.curriculum.skills.bin import BinSkill
-    from services.curriculum.skills.syllo import SylloSkill
-
-    return SkillRegistry([BinSkill(), SylloSkill()])

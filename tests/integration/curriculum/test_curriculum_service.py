@@ -11,12 +11,12 @@ import pytest
 from fixtures.kit import READ_TOKEN
 from realm.curriculum.v1 import curriculum_pb2 as pb
 from services.curriculum.skills.base import (
-    default_registry,
     eval_set,
     generate_problems,
     rows_to_jsonl,
     training_row,
 )
+from services.curriculum.skills.registry import default_registry
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,8 @@ from realm.curriculum.v1 import curriculum_pb2 as pb
 from realm.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from realm.vault.v1 import vault_pb2
 from services.curriculum.app import setup as curriculum_setup
-from services.curriculum.skills.base import default_registry, eval_set
+from services.curriculum.skills.base import eval_set
+from services.curriculum.skills.registry import default_registry
 from services.inference.app import setup as inference_setup
 from services.kit.config import SERVICE_NAMES
 from services.kit.server import ServiceServer

@@ -10,11 +10,13 @@ from services.curriculum.evaluation import (
     CheckpointFollower,
     EvalState,
     EvaluationRunner,
+    EvaluationStore,
     LoadedModel,
     RegisteredCheckpoint,
 )
 from services.curriculum.progression import ProgressionConfig, ProgressionStore, SkillSettings
-from services.curriculum.skills.base import default_registry, eval_set
+from services.curriculum.skills.base import eval_set
+from services.curriculum.skills.registry import default_registry
 from services.kit.errors import NotFound
 
 REGISTRY = default_registry()
@@ -95,7 +97,7 @@ def parts(tmp_path):
 
 
 def make_runner(tmp_path, store, inference, vault):
-    return EvaluationRunner(tmp_path / "e.db", REGISTRY, store, inference, vault, concurrency=4)
+    return EvaluationRunner(EvaluationStore(tmp_path / "e.db"), REGISTRY, store, inference, vault, concurrency=4)
 
 
 def wait_done(runner, name):
@@ -171,11 +173,11 @@ def test_follower_starts_a_trial_per_new_checkpoint_and_keeps_its_place(parts):
     follower.start()
     deadline = threading.Event()
     for _ in range(100):
-        if follower._cursor()[0] == 6:
+        if follower.position()[0] == 6:
             break
         deadline.wait(0.05)
     follower.close()
-    assert follower._cursor() == (6, now)
+    assert follower.position() == (6, now)
     (name,) = follower.started
     ev = wait_done(runner, name)
     assert (ev.campaign, ev.checkpoint, ev.state) == ("c", "assets/ck1", EvalState.SUCCEEDED)

@@ -15,13 +15,13 @@ from services.curriculum import evalsets
 from services.curriculum.skills.base import (
     EVAL_SET_SIZE,
     Regime,
-    default_registry,
     eval_set,
     generate_problems,
     rows_to_jsonl,
     sparring_row,
     training_row,
 )
+from services.curriculum.skills.registry import default_registry
 from services.kit.errors import InvalidArgument
 
 REGISTRY = default_registry()
@@ -46,7 +46,8 @@ def test_same_seed_gives_byte_identical_batch(skill, level):
 def test_batches_and_eval_sets_are_stable_across_processes():
     """A fresh interpreter with another hash seed produces the same bytes and the locked eval hashes."""
     script = (
-        "import hashlib;from services.curriculum.skills.base import *;r=default_registry();"
+        "import hashlib;from services.curriculum.skills.base import *;"
+        "from services.curriculum.skills.registry import default_registry;r=default_registry();"
         "b=b''.join(rows_to_jsonl([training_row(p,5) for p in generate_problems(r.get(s),l,30,5)])"
         " for s,l in (('bin',9),('syllo',7)));"
         "print(hashlib.sha256(b).hexdigest(), eval_set(r.get('syllo'),3).content_hash)"

@@ -11,7 +11,7 @@ from services.curriculum.progression import (
     apportion,
     parse_preset,
 )
-from services.curriculum.skills.base import default_registry
+from services.curriculum.skills.registry import default_registry
 from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 
 

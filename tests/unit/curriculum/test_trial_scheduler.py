@@ -3,6 +3,7 @@ checkpoints, sparring rows, and the LEVEL_UP announcements (scripted ports, real
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -16,6 +17,7 @@ from services.curriculum.evaluation import (
     EvalState,
     Evaluation,
     EvaluationRunner,
+    EvaluationStore,
     LoadedModel,
     PeerUnavailable,
     SparringConfig,
@@ -23,7 +25,8 @@ from services.curriculum.evaluation import (
     next_due,
 )
 from services.curriculum.progression import ProgressionConfig, ProgressionStore, SkillSettings
-from services.curriculum.skills.base import default_registry, eval_set
+from services.curriculum.skills.base import eval_set
+from services.curriculum.skills.registry import default_registry
 
 REGISTRY = default_registry()
 FAST = TrialPolicy(cooldown_s=0.0, retry_initial_s=0.05, retry_max_s=0.2, full_eval_every=0)
@@ -116,8 +119,14 @@ def store(tmp_path):
 
 
 def runner_for(tmp_path, store, inference, vault, policy=FAST, sparring=False, path="e.db"):
-    return EvaluationRunner(tmp_path / path, REGISTRY, store, inference, vault, concurrency=4, policy=policy,
+    return EvaluationRunner(EvaluationStore(tmp_path / path), REGISTRY, store, inference, vault, concurrency=4, policy=policy,
                             sparring_enabled=sparring)
+
+
+def read_db(path, sql):
+    """The database as another process sees it."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute(sql).fetchall()
 
 
 def wait_done(runner, name, timeout=20.0):
@@ -195,7 +204,7 @@ def test_a_restart_resumes_interrupted_and_pending_trials(tmp_path, store):
     assert runner.get(first).state is EvalState.RUNNING and runner.get(second).state is EvalState.PENDING
     # The database as a crash (kill -9) leaves it: one trial RUNNING, one PENDING.
     crashed = sqlite3.connect(tmp_path / "crash.db")
-    runner._db.backup(crashed)
+    runner.store.backup(crashed)
     crashed.close()
     gate.set()
     runner.close()
@@ -265,12 +274,12 @@ def test_wrong_answers_become_one_sparring_quest(tmp_path, store):
     runner = runner_for(tmp_path, store, Inference(right=lambda i: False), vault, policy=capped, sparring=True,
                         path="e2.db")
     wait_done(runner, runner.start("c", "assets/ck2", skills=["syllo"]).name)
-    (payload,) = runner._db.execute("SELECT payload FROM outbox WHERE kind = 'sparring'").fetchall()
+    (payload,) = read_db(tmp_path / "e2.db", "SELECT payload FROM outbox WHERE kind = 'sparring'")
     assert '"rows": 3' in payload[0]
     runner.close()
     off = runner_for(tmp_path, store, Inference(right=lambda i: False), vault, policy=capped, path="e3.db")
     wait_done(off, off.start("c", "assets/ck3").name)
-    assert off._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    assert read_db(tmp_path / "e3.db", "SELECT COUNT(*) FROM outbox")[0][0] == 0
     off.close()
 
 
