@@ -290,14 +290,16 @@ class ChatRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., parameters: _Optional[_Union[GenerationParameters, _Mapping]] = ...) -> None: ...
 
 class ChatResponse(_message.Message):
-    __slots__ = ("message", "summary", "rendered_prompt")
+    __slots__ = ("message", "summary", "rendered_prompt", "tokens")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     RENDERED_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
     message: _common_pb2.ChatMessage
     summary: GenerationSummary
     rendered_prompt: str
-    def __init__(self, message: _Optional[_Union[_common_pb2.ChatMessage, _Mapping]] = ..., summary: _Optional[_Union[GenerationSummary, _Mapping]] = ..., rendered_prompt: _Optional[str] = ...) -> None: ...
+    tokens: _containers.RepeatedCompositeFieldContainer[Token]
+    def __init__(self, message: _Optional[_Union[_common_pb2.ChatMessage, _Mapping]] = ..., summary: _Optional[_Union[GenerationSummary, _Mapping]] = ..., rendered_prompt: _Optional[str] = ..., tokens: _Optional[_Iterable[_Union[Token, _Mapping]]] = ...) -> None: ...
 
 class ChatStreamRequest(_message.Message):
     __slots__ = ("model", "messages", "parameters")
