@@ -35,3 +35,28 @@ def test_bad_config_names_the_key(tmp_path, section, key):
     with pytest.raises(ConfigError) as info:
         VaultConfig.from_section(section, data_dir=tmp_path, root=tmp_path)
     assert info.value.key == key
+
+
+def test_numbers_of_the_section_are_typed(tmp_path):
+    config = VaultConfig.from_section({"verify_interval_s": 30, "upload_ttl_s": 3600.5,
+                                       "gc_pause_between_deletions_s": 0}, data_dir=tmp_path, root=tmp_path)
+    assert config.verify_interval_s == 30.0 and config.upload_ttl_s == 3600.5
+    assert config.gc_pause_between_deletions_s == 0.0
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ({"verify_interval_s": "often"}, "vault.verify_interval_s"),
+    ({"upload_ttl_s": -1}, "vault.upload_ttl_s"),
+    ({"gc_pause_between_deletions_s": True}, "vault.gc_pause_between_deletions_s"),
+    ({"state_dir": 7}, "vault.state_dir"),
+    ({"retention_after_register": "yes"}, "vault.retention_after_register"),
+])
+def test_bad_numbers_and_paths_name_the_key(tmp_path, section, key):
+    with pytest.raises(ConfigError) as info:
+        VaultConfig.from_section(section, data_dir=tmp_path, root=tmp_path)
+    assert info.value.key == key
+
+
+def test_state_dir_resolves_against_the_config_root(tmp_path):
+    config = VaultConfig.from_section({"state_dir": "state/vault"}, data_dir=tmp_path / "var", root=tmp_path)
+    assert config.state_dir == tmp_path / "state" / "vault"
