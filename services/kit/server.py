@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +22,8 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.kit import maintenance
+from services.kit.backup import manager_for
 from services.kit.config import ConfigError, Settings, load_settings
 from services.kit.interceptors import Authenticator, RealmServerInterceptor
 from services.kit.logs import configure_logging
@@ -60,6 +63,9 @@ class ServiceServer:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
+                # The warden holds a health Watch per service with 1 s keepalive pings (to see a cut link within
+                # seconds); the default policy (5 min) would answer those pings with GOAWAY "too_many_pings".
+                ("grpc.http2.min_ping_interval_without_data_ms", 500),
             ],
         )
         self._health = health.aio.HealthServicer()
@@ -70,6 +76,13 @@ class ServiceServer:
         self._started = False
         self._metrics_http = None
         self.bound_port: int | None = None
+        # Groundskeeping on every service: backups of the SQLite stores it declares (sqlite_store), the schedule.
+        self.stop_requested = asyncio.Event()
+        self.backups = manager_for(settings, name)
+        self._backup_task: asyncio.Task | None = None
+        self.add(maintenance.MaintenanceServicer(self.backups, self.stop_requested.set), maintenance.add_to_server,
+                 maintenance.SERVICE_NAME)
+        self._interceptor.role_overrides.update(maintenance.AUTH_RULES)
 
     # -- registration ----------------------------------------------------------------------------------
     def add(self, servicer: Any, add_to_server: Callable[[Any, Any], None], full_service_name: str) -> None:
@@ -85,6 +98,21 @@ class ServiceServer:
 
     def on_shutdown(self, callback: Callable[[], Any]) -> None:
         self._shutdown_callbacks.append(callback)
+
+    def sqlite_store(self, store: str, path: Any) -> None:
+        """Declare one of the service's SQLite stores: the kit backs it up (on demand, on schedule) and restores it."""
+        self.backups.declare(store, path)
+
+    async def prepare(self) -> None:
+        """Before setup opens any store: take the service lock and apply a restore staged by RestoreBackup."""
+        if not await asyncio.to_thread(self.backups.acquire_service_lock):
+            log.warning("another process holds this service's lock; a staged restore waits for a sole start",
+                        service=self.name)
+            return
+        self.on_shutdown(self.backups.release_service_lock)
+        restored = await asyncio.to_thread(self.backups.apply_pending_restore)
+        if restored is not None:
+            log.warning("restored backup", service=self.name, backup=restored.name)
 
     @property
     def address(self) -> str:
@@ -121,6 +149,9 @@ class ServiceServer:
         if self._metrics_port is not None:
             self._metrics_http = start_metrics_server(self._metrics_port, self._bind_host)
         self._started = True
+        if self.backups.config.interval_s > 0:
+            self._backup_task = asyncio.get_running_loop().create_task(
+                maintenance.backup_schedule(self.backups, self.backups.config.interval_s))
         await self._publish_health(self._ready)
         log.info("serving", service=self.name, address=self.address, metrics_port=self._metrics_port,
                  ready=self._ready)
@@ -129,8 +160,11 @@ class ServiceServer:
     async def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
         """NOT_SERVING first (so balancers and the supervisor see it), then drain, then clean up."""
         if not self._started:
+            self.backups.release_service_lock()  # setup failed after prepare: nothing else to undo
             return
         self._started = False
+        await maintenance.cancel(self._backup_task)
+        self._backup_task = None
         await self._health.enter_graceful_shutdown()
         await self._server.stop(grace)
         for callback in reversed(self._shutdown_callbacks):
@@ -155,15 +189,18 @@ def parse_service_args(name: str, argv: list[str] | None = None) -> argparse.Nam
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}", description=f"Realm {name} service")
     parser.add_argument("--config", help="path to realm.yaml (default: $REALM_CONFIG or ./realm.yaml)")
     parser.add_argument("--port", type=int, help="override the configured port (0 = any free port)")
+    parser.add_argument("--restore-backup", metavar="NAME",
+                        help="restore backup services/<name>/backups/<id> while the service is stopped, then exit")
     return parser.parse_args(argv)
 
 
 async def serve(settings: Settings, name: str, setup: Setup, *, port: int | None = None,
                 grace: float = DEFAULT_GRACE_SECONDS) -> None:
     server = ServiceServer(settings, name, port=port)
+    await server.prepare()
     await setup(server)
     await server.start()
-    stop_requested = asyncio.Event()
+    stop_requested = server.stop_requested  # SIGTERM/SIGINT, or a staged restore (MaintenanceService)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop_requested.set)
@@ -182,9 +219,30 @@ def run_service(name: str, setup: Setup, argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     logging_section = settings.log_settings()
     configure_logging(logging_section.get("level", "info"), logging_section.get("format", "auto"), service=name)
+    if args.restore_backup:
+        raise SystemExit(restore_offline(settings, name, args.restore_backup))
     grace = float(settings.section(name).get("shutdown_grace_seconds", DEFAULT_GRACE_SECONDS))
     try:
         asyncio.run(serve(settings, name, setup, port=args.port, grace=grace))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def restore_offline(settings: Settings, name: str, backup_name: str) -> int:
+    """The offline restore step: refused while the service answers at its address or holds its lock."""
+    from services.kit.errors import RealmError
+    from services.kit.health import probe
+
+    endpoint = settings.services.get(name)
+    if endpoint is not None and probe(endpoint, timeout=1.0).state != "UNREACHABLE":
+        print(f"error: the {name} service answers at {endpoint.address}; stop it first (realm down), "
+              "or restore online with `realm backup restore`", file=sys.stderr)
+        return 1
+    try:
+        record = manager_for(settings, name).restore_offline(backup_name)
+    except RealmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"restored": record.name, "files": [f.to_dict() for f in record.files]}))
+    return 0
