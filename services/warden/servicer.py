@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from realm.warden.v1 import warden_pb2, warden_pb2_grpc
+from services.kit.convert import to_timestamp
 from services.kit.errors import InvalidArgument
 from services.kit.paging import paginate
-from services.warden.fleet import FleetMonitor, FleetStatus, HostStatus
+from services.warden.fleet import (
+    UNKNOWN,
+    Alert,
+    DiskUsage,
+    FleetMonitor,
+    FleetStatus,
+    HostStatus,
+    ServiceHealth,
+)
 
 
-def _ts(seconds: float) -> Timestamp:
-    ts = Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
+def _enum(pb_enum, prefix: str, value: str) -> int:
+    return 0 if not value or value == UNKNOWN else pb_enum.Value(f"{prefix}_{value}")
+
+
+def service_to_pb(health: ServiceHealth) -> warden_pb2.ServiceHealth:
+    return warden_pb2.ServiceHealth(
+        service=health.service,
+        host=health.host,
+        address=health.address,
+        state=_enum(warden_pb2.ServingState, "SERVING_STATE", health.state),
+        latency_ms=health.latency_ms,
+        check_time=to_timestamp(health.check_time),
+        last_change_time=to_timestamp(health.last_change_time),
+        error=health.error,
+        reconnects=health.reconnects,
+        mode=_enum(warden_pb2.ProbeMode, "PROBE_MODE", health.mode),
+    )
+
+
+def disk_to_pb(usage: DiskUsage) -> warden_pb2.DiskUsage:
+    return warden_pb2.DiskUsage(
+        path=usage.path, total_bytes=usage.total_bytes, used_bytes=usage.used_bytes, free_bytes=usage.free_bytes,
+        used_percent=usage.used_percent, level=_enum(warden_pb2.DiskLevel, "DISK_LEVEL", usage.level),
+    )
+
+
+def alert_to_pb(alert: Alert) -> warden_pb2.Alert:
+    return warden_pb2.Alert(
+        kind=_enum(warden_pb2.AlertKind, "ALERT_KIND", alert.kind),
+        severity=_enum(warden_pb2.AlertSeverity, "ALERT_SEVERITY", alert.severity),
+        subject=alert.subject, host=alert.host, message=alert.message,
+        fire_time=to_timestamp(alert.fire_time), resolve_time=to_timestamp(alert.resolve_time),
+    )
 
 
 def host_to_pb(host: HostStatus) -> warden_pb2.Host:
@@ -21,30 +57,20 @@ def host_to_pb(host: HostStatus) -> warden_pb2.Host:
         name=f"hosts/{host.name}",
         address=host.address,
         roles=list(host.roles),
-        state=warden_pb2.FleetState.Value(f"FLEET_STATE_{host.state}"),
-        services=[
-            warden_pb2.ServiceHealth(
-                service=s.service,
-                host=s.host,
-                address=s.address,
-                state=warden_pb2.ServingState.Value(f"SERVING_STATE_{s.state}"),
-                latency_ms=s.latency_ms,
-                check_time=_ts(s.check_time),
-                last_change_time=_ts(s.last_change_time),
-                error=s.error,
-            )
-            for s in host.services
-        ],
+        state=_enum(warden_pb2.FleetState, "FLEET_STATE", host.state),
+        services=[service_to_pb(s) for s in host.services],
+        disks=[disk_to_pb(d) for d in host.disks],
     )
 
 
 def status_to_pb(status: FleetStatus) -> warden_pb2.FleetStatus:
     return warden_pb2.FleetStatus(
-        state=warden_pb2.FleetState.Value(f"FLEET_STATE_{status.state}"),
+        state=_enum(warden_pb2.FleetState, "FLEET_STATE", status.state),
         hosts=[host_to_pb(h) for h in status.hosts],
-        update_time=_ts(status.update_time),
+        update_time=to_timestamp(status.update_time),
         serving=status.serving,
         total=status.total,
+        alerts=[alert_to_pb(a) for a in status.alerts],
     )
 
 
@@ -69,5 +95,8 @@ class WardenServicer(warden_pb2_grpc.WardenServiceServicer):
         status = self._monitor.status()
         yield warden_pb2.WatchFleetResponse(status=status_to_pb(status))
         while True:
-            status = await self._monitor.wait_for_change(status.version)
-            yield warden_pb2.WatchFleetResponse(status=status_to_pb(status))
+            seen = status.version
+            status = await self._monitor.wait_for_change(seen)
+            events = self._monitor.alert_events_after(seen)
+            yield warden_pb2.WatchFleetResponse(status=status_to_pb(status),
+                                                alert_events=[alert_to_pb(a) for a in events])

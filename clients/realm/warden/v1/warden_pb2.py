@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crealm/warden/v1/warden.proto\x12\x0frealm.warden.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x01\n\rServiceHealth\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.realm.warden.v1.ServingState\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12.\n\ncheck_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_change_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x08 \x01(\t\"\x92\x01\n\x04Host\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12\x30\n\x08services\x18\x04 \x03(\x0b\x32\x1e.realm.warden.v1.ServiceHealth\x12*\n\x05state\x18\x05 \x01(\x0e\x32\x1b.realm.warden.v1.FleetState\"9\n\x10ListHostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"R\n\x11ListHostsResponse\x12$\n\x05hosts\x18\x01 \x03(\x0b\x32\x15.realm.warden.v1.Host\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x0eGetHostRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"6\n\x0fGetHostResponse\x12#\n\x04host\x18\x01 \x01(\x0b\x32\x15.realm.warden.v1.Host\"\xb0\x01\n\x0b\x46leetStatus\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.realm.warden.v1.FleetState\x12$\n\x05hosts\x18\x02 \x03(\x0b\x32\x15.realm.warden.v1.Host\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07serving\x18\x04 \x01(\x05\x12\r\n\x05total\x18\x05 \x01(\x05\"\x17\n\x15GetFleetStatusRequest\"F\n\x16GetFleetStatusResponse\x12,\n\x06status\x18\x01 \x01(\x0b\x32\x1c.realm.warden.v1.FleetStatus\"\x13\n\x11WatchFleetRequest\"B\n\x12WatchFleetResponse\x12,\n\x06status\x18\x01 \x01(\x0b\x32\x1c.realm.warden.v1.FleetStatus*\x86\x01\n\x0cServingState\x12\x1d\n\x19SERVING_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVING_STATE_SERVING\x10\x01\x12\x1d\n\x19SERVING_STATE_NOT_SERVING\x10\x02\x12\x1d\n\x19SERVING_STATE_UNREACHABLE\x10\x03*t\n\nFleetState\x12\x1b\n\x17\x46LEET_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46LEET_STATE_ONLINE\x10\x01\x12\x18\n\x14\x46LEET_STATE_DEGRADED\x10\x02\x12\x17\n\x13\x46LEET_STATE_OFFLINE\x10\x03\x32\xc8\x03\n\rWardenService\x12\x65\n\tListHosts\x12!.realm.warden.v1.ListHostsRequest\x1a\".realm.warden.v1.ListHostsResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/hosts\x12h\n\x07GetHost\x12\x1f.realm.warden.v1.GetHostRequest\x1a .realm.warden.v1.GetHostResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=hosts/*}\x12t\n\x0eGetFleetStatus\x12&.realm.warden.v1.GetFleetStatusRequest\x1a\'.realm.warden.v1.GetFleetStatusResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/fleet\x12p\n\nWatchFleet\x12\".realm.warden.v1.WatchFleetRequest\x1a#.realm.warden.v1.WatchFleetResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/fleet:watch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crealm/warden/v1/warden.proto\x12\x0frealm.warden.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x02\n\rServiceHealth\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.realm.warden.v1.ServingState\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12.\n\ncheck_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_change_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x12\n\nreconnects\x18\t \x01(\x05\x12(\n\x04mode\x18\n \x01(\x0e\x32\x1a.realm.warden.v1.ProbeMode\"\x97\x01\n\tDiskUsage\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12\x12\n\nused_bytes\x18\x03 \x01(\x03\x12\x12\n\nfree_bytes\x18\x04 \x01(\x03\x12\x14\n\x0cused_percent\x18\x05 \x01(\x01\x12)\n\x05level\x18\x06 \x01(\x0e\x32\x1a.realm.warden.v1.DiskLevel\"\xf4\x01\n\x05\x41lert\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.realm.warden.v1.AlertKind\x12\x30\n\x08severity\x18\x02 \x01(\x0e\x32\x1e.realm.warden.v1.AlertSeverity\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0c\n\x04host\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12-\n\tfire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x01\n\x04Host\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05roles\x18\x03 \x03(\t\x12\x30\n\x08services\x18\x04 \x03(\x0b\x32\x1e.realm.warden.v1.ServiceHealth\x12*\n\x05state\x18\x05 \x01(\x0e\x32\x1b.realm.warden.v1.FleetState\x12)\n\x05\x64isks\x18\x06 \x03(\x0b\x32\x1a.realm.warden.v1.DiskUsage\"9\n\x10ListHostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"R\n\x11ListHostsResponse\x12$\n\x05hosts\x18\x01 \x03(\x0b\x32\x15.realm.warden.v1.Host\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x0eGetHostRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"6\n\x0fGetHostResponse\x12#\n\x04host\x18\x01 \x01(\x0b\x32\x15.realm.warden.v1.Host\"\xd8\x01\n\x0b\x46leetStatus\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.realm.warden.v1.FleetState\x12$\n\x05hosts\x18\x02 \x03(\x0b\x32\x15.realm.warden.v1.Host\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07serving\x18\x04 \x01(\x05\x12\r\n\x05total\x18\x05 \x01(\x05\x12&\n\x06\x61lerts\x18\x06 \x03(\x0b\x32\x16.realm.warden.v1.Alert\"\x17\n\x15GetFleetStatusRequest\"F\n\x16GetFleetStatusResponse\x12,\n\x06status\x18\x01 \x01(\x0b\x32\x1c.realm.warden.v1.FleetStatus\"\x13\n\x11WatchFleetRequest\"p\n\x12WatchFleetResponse\x12,\n\x06status\x18\x01 \x01(\x0b\x32\x1c.realm.warden.v1.FleetStatus\x12,\n\x0c\x61lert_events\x18\x02 \x03(\x0b\x32\x16.realm.warden.v1.Alert*\x86\x01\n\x0cServingState\x12\x1d\n\x19SERVING_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVING_STATE_SERVING\x10\x01\x12\x1d\n\x19SERVING_STATE_NOT_SERVING\x10\x02\x12\x1d\n\x19SERVING_STATE_UNREACHABLE\x10\x03*h\n\tProbeMode\x12\x1a\n\x16PROBE_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10PROBE_MODE_WATCH\x10\x01\x12\x14\n\x10PROBE_MODE_CHECK\x10\x02\x12\x13\n\x0fPROBE_MODE_HTTP\x10\x03*h\n\tDiskLevel\x12\x1a\n\x16\x44ISK_LEVEL_UNSPECIFIED\x10\x00\x12\x11\n\rDISK_LEVEL_OK\x10\x01\x12\x13\n\x0f\x44ISK_LEVEL_WARN\x10\x02\x12\x17\n\x13\x44ISK_LEVEL_CRITICAL\x10\x03*_\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41LERT_KIND_SERVICE_DOWN\x10\x01\x12\x19\n\x15\x41LERT_KIND_DISK_USAGE\x10\x02*e\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41LERT_SEVERITY_WARN\x10\x01\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x02*t\n\nFleetState\x12\x1b\n\x17\x46LEET_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46LEET_STATE_ONLINE\x10\x01\x12\x18\n\x14\x46LEET_STATE_DEGRADED\x10\x02\x12\x17\n\x13\x46LEET_STATE_OFFLINE\x10\x03\x32\xc8\x03\n\rWardenService\x12\x65\n\tListHosts\x12!.realm.warden.v1.ListHostsRequest\x1a\".realm.warden.v1.ListHostsResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/hosts\x12h\n\x07GetHost\x12\x1f.realm.warden.v1.GetHostRequest\x1a .realm.warden.v1.GetHostResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=hosts/*}\x12t\n\x0eGetFleetStatus\x12&.realm.warden.v1.GetFleetStatusRequest\x1a\'.realm.warden.v1.GetFleetStatusResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/fleet\x12p\n\nWatchFleet\x12\".realm.warden.v1.WatchFleetRequest\x1a#.realm.warden.v1.WatchFleetResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/fleet:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,32 +41,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WARDENSERVICE'].methods_by_name['GetFleetStatus']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/fleet'
   _globals['_WARDENSERVICE'].methods_by_name['WatchFleet']._loaded_options = None
   _globals['_WARDENSERVICE'].methods_by_name['WatchFleet']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/fleet:watch'
-  _globals['_SERVINGSTATE']._serialized_start=1107
-  _globals['_SERVINGSTATE']._serialized_end=1241
-  _globals['_FLEETSTATE']._serialized_start=1243
-  _globals['_FLEETSTATE']._serialized_end=1359
+  _globals['_SERVINGSTATE']._serialized_start=1699
+  _globals['_SERVINGSTATE']._serialized_end=1833
+  _globals['_PROBEMODE']._serialized_start=1835
+  _globals['_PROBEMODE']._serialized_end=1939
+  _globals['_DISKLEVEL']._serialized_start=1941
+  _globals['_DISKLEVEL']._serialized_end=2045
+  _globals['_ALERTKIND']._serialized_start=2047
+  _globals['_ALERTKIND']._serialized_end=2142
+  _globals['_ALERTSEVERITY']._serialized_start=2144
+  _globals['_ALERTSEVERITY']._serialized_end=2245
+  _globals['_FLEETSTATE']._serialized_start=2247
+  _globals['_FLEETSTATE']._serialized_end=2363
   _globals['_SERVICEHEALTH']._serialized_start=113
-  _globals['_SERVICEHEALTH']._serialized_end=359
-  _globals['_HOST']._serialized_start=362
-  _globals['_HOST']._serialized_end=508
-  _globals['_LISTHOSTSREQUEST']._serialized_start=510
-  _globals['_LISTHOSTSREQUEST']._serialized_end=567
-  _globals['_LISTHOSTSRESPONSE']._serialized_start=569
-  _globals['_LISTHOSTSRESPONSE']._serialized_end=651
-  _globals['_GETHOSTREQUEST']._serialized_start=653
-  _globals['_GETHOSTREQUEST']._serialized_end=683
-  _globals['_GETHOSTRESPONSE']._serialized_start=685
-  _globals['_GETHOSTRESPONSE']._serialized_end=739
-  _globals['_FLEETSTATUS']._serialized_start=742
-  _globals['_FLEETSTATUS']._serialized_end=918
-  _globals['_GETFLEETSTATUSREQUEST']._serialized_start=920
-  _globals['_GETFLEETSTATUSREQUEST']._serialized_end=943
-  _globals['_GETFLEETSTATUSRESPONSE']._serialized_start=945
-  _globals['_GETFLEETSTATUSRESPONSE']._serialized_end=1015
-  _globals['_WATCHFLEETREQUEST']._serialized_start=1017
-  _globals['_WATCHFLEETREQUEST']._serialized_end=1036
-  _globals['_WATCHFLEETRESPONSE']._serialized_start=1038
-  _globals['_WATCHFLEETRESPONSE']._serialized_end=1104
-  _globals['_WARDENSERVICE']._serialized_start=1362
-  _globals['_WARDENSERVICE']._serialized_end=1818
+  _globals['_SERVICEHEALTH']._serialized_end=421
+  _globals['_DISKUSAGE']._serialized_start=424
+  _globals['_DISKUSAGE']._serialized_end=575
+  _globals['_ALERT']._serialized_start=578
+  _globals['_ALERT']._serialized_end=822
+  _globals['_HOST']._serialized_start=825
+  _globals['_HOST']._serialized_end=1014
+  _globals['_LISTHOSTSREQUEST']._serialized_start=1016
+  _globals['_LISTHOSTSREQUEST']._serialized_end=1073
+  _globals['_LISTHOSTSRESPONSE']._serialized_start=1075
+  _globals['_LISTHOSTSRESPONSE']._serialized_end=1157
+  _globals['_GETHOSTREQUEST']._serialized_start=1159
+  _globals['_GETHOSTREQUEST']._serialized_end=1189
+  _globals['_GETHOSTRESPONSE']._serialized_start=1191
+  _globals['_GETHOSTRESPONSE']._serialized_end=1245
+  _globals['_FLEETSTATUS']._serialized_start=1248
+  _globals['_FLEETSTATUS']._serialized_end=1464
+  _globals['_GETFLEETSTATUSREQUEST']._serialized_start=1466
+  _globals['_GETFLEETSTATUSREQUEST']._serialized_end=1489
+  _globals['_GETFLEETSTATUSRESPONSE']._serialized_start=1491
+  _globals['_GETFLEETSTATUSRESPONSE']._serialized_end=1561
+  _globals['_WATCHFLEETREQUEST']._serialized_start=1563
+  _globals['_WATCHFLEETREQUEST']._serialized_end=1582
+  _globals['_WATCHFLEETRESPONSE']._serialized_start=1584
+  _globals['_WATCHFLEETRESPONSE']._serialized_end=1696
+  _globals['_WARDENSERVICE']._serialized_start=2366
+  _globals['_WARDENSERVICE']._serialized_end=2822
 # @@protoc_insertion_point(module_scope)

@@ -80,7 +80,7 @@ class WardenServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchFleet(self, request, context):
-        """The fleet status now, then again whenever any service's health changes.
+        """The fleet status now, then again whenever a service's health, a disk level or an alert changes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
