@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
+from dataclasses import replace
+from pathlib import Path
 
 from realm.inference.v1 import inference_pb2_grpc
 from services.inference.config import InferenceConfig
-from services.inference.pool import BACKEND_TGI, LoadSpec, ModelPool
+from services.inference.follow import AliasFollower, DefaultSpec
+from services.inference.pool import BACKEND_TGI, ModelPool
 from services.inference.servicer import InferenceServicer
 from services.inference.tgi import TgiBackend
 from services.inference.transformers_backend import LoadOptions, TransformersBackend
@@ -20,7 +21,7 @@ log = structlog.get_logger(__name__)
 # Everything that generates or reads is open to the read role; loading and unloading need admin.
 AUTH_RULES = {
     "Generate": "read", "GenerateStream": "read", "Chat": "read", "ChatStream": "read",
-    "ListModels": "read", "GetModel": "read", "WatchModel": "read",
+    "ListModels": "read", "GetModel": "read", "WatchModel": "read", "Tokenize": "read",
     "LoadModel": "admin", "UnloadModel": "admin",
 }
 
@@ -51,8 +52,6 @@ def backend_factory(config: InferenceConfig):
 
                 tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
             return TgiBackend(location, timeout_seconds=config.tgi_timeout_seconds, tokenizer=tokenizer)
-        from pathlib import Path
-
         options = LoadOptions(device=config.device, dtype=spec.dtype or config.dtype,
                               quantization=spec.quantization, adapter_base_dir=config.adapter_base_dir)
         return TransformersBackend.load(Path(location), options, limits=config.limits,
@@ -63,31 +62,32 @@ def backend_factory(config: InferenceConfig):
 
 def build_pool(config: InferenceConfig, vault_client=None) -> ModelPool:
     cache = VaultCheckpointCache(vault_client, config.cache_dir) if vault_client is not None else None
-    return ModelPool(backend_factory(config), config.pool, cache)
+    return ModelPool(backend_factory(config), replace(config.pool, on_demand=config.on_demand), cache,
+                     limits=config.limits)
 
 
 async def setup(server: ServiceServer) -> None:
     config = InferenceConfig.from_settings(server.settings)
-    pool = build_pool(config, _LazyVaultClient(server.settings))
+    vault = _LazyVaultClient(server.settings)
+    pool = build_pool(config, vault)
     server.add(InferenceServicer(pool, config.limits), inference_pb2_grpc.add_InferenceServiceServicer_to_server,
                "realm.inference.v1.InferenceService")
     server.auth_rules(AUTH_RULES)
     server.on_shutdown(pool.close)
+    default = None
     if config.default_model is not None:
         # Readiness is honest: NOT_SERVING until the configured default model is READY.
         server.set_serving(False)
-        default = config.default_model
-        spec = LoadSpec(source=default.source, model_id=default.model_id, backend=default.backend)
+        model = config.default_model
+        default = DefaultSpec(model_id=model.model_id or "default", source=model.source, backend=model.backend,
+                              campaign=model.campaign, fallback=model.fallback)
 
-        async def load_default() -> None:
-            try:
-                view = await pool.load(spec, wait=True)
-            except Exception as error:
-                log.error("default model failed to load; staying NOT_SERVING", source=default.source,
-                          error=str(error))
-                return
-            log.info("default model ready", model=view.name)
-            server.set_serving(True)
+    def default_ready() -> None:
+        log.info("default model ready", model=default.model_id)
+        server.set_serving(True)
 
-        task = asyncio.get_running_loop().create_task(load_default())
-        server.on_shutdown(task.cancel)
+    # The follower keeps models loaded from an alias (the default above all) on the checkpoint it names now.
+    follower = AliasFollower(pool, vault, default=default, retry_seconds=config.follow_retry_seconds,
+                             on_default_ready=default_ready)
+    follower.start()
+    server.on_shutdown(follower.close)

@@ -17,10 +17,32 @@ FINISH_CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One of the most likely tokens at a generated position."""
+
+    id: int
+    text: str
+    logprob: float
+
+
+@dataclass(frozen=True)
 class TokenEvent:
     id: int
     text: str
     logprob: float
+    # The most likely tokens at this position, best first (SamplingParams.top_logprobs of them).
+    top: tuple[Alternative, ...] = ()
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class TokenPiece:
+    """One token of a tokenised prompt, with its character span in the prompt."""
+
+    id: int
+    text: str
+    start: int
+    stop: int
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,13 @@ class Summary:
     total_seconds: float
     # The whole generated text (without special tokens, cut before a matched stop sequence).
     text: str
+    # The seed sampling drew from (the request's or one drawn for it); None for greedy decoding.
+    seed: int | None = None
+    stop_sequence: str = ""
+    # Which model and checkpoint served the request; filled in by the pool.
+    model: str = ""
+    asset: str = ""
+    source: str = ""
 
 
 GenerationEvent = TokenEvent | Summary

@@ -28,6 +28,7 @@ from transformers import DynamicCache
 from services.inference import metrics
 from services.inference.backend import (
     FINISH_CANCELLED,
+    Alternative,
     FINISH_EOS,
     FINISH_LENGTH,
     FINISH_STOP_SEQUENCE,
@@ -135,6 +136,7 @@ class BatchEngine:
         self._max_positions = max_positions
         self._label = model_label
         self._device = next(model.parameters()).device
+        self._special_ids = frozenset(getattr(tokenizer, "all_special_ids", ()) or ()) | self._eos
         self._sdpa = getattr(model.config, "_attn_implementation", None) == "sdpa"
         self._lock = threading.Condition()
         self._waiting: collections.deque[_Sequence] = collections.deque()
@@ -267,8 +269,8 @@ class BatchEngine:
             logits = output.logits[:, -1, :].float()
             if sequence.params.repetition_penalty != 1.0:
                 sequence.seen_ids = input_ids[0].clone()
-            token, logprob = self._choose([sequence], logits)[0]
-            if self._advance(sequence, token, logprob):
+            token, logprob, top = self._choose([sequence], logits)[0]
+            if self._advance(sequence, token, logprob, top):
                 self._admitting -= 1
                 continue
             layers = [(layer.keys, layer.values) for layer in output.past_key_values.layers]
@@ -348,13 +350,14 @@ class BatchEngine:
                              past_key_values=self._cache, use_cache=True, logits_to_keep=1)
         self._cache = output.past_key_values
         choices = self._choose(self._running, output.logits[:, -1, :].float())
-        keep = [s for s, (token, logprob) in zip(self._running, choices, strict=True)
-                if not self._advance(s, token, logprob)]
+        keep = [s for s, (token, logprob, top) in zip(self._running, choices, strict=True)
+                if not self._advance(s, token, logprob, top)]
         if len(keep) != rows:
             self._keep_rows(keep)
 
-    def _choose(self, sequences: list[_Sequence], logits: torch.Tensor) -> list[tuple[int, float]]:
-        """Next token and its log-probability (under the model's unprocessed distribution) for each row."""
+    def _choose(self, sequences: list[_Sequence], logits: torch.Tensor) -> list[tuple[int, float, tuple]]:
+        """Next token, its log-probability (under the model's unprocessed distribution) and the most likely
+        alternatives (only for rows that asked for them) for each row."""
         logprobs = torch.log_softmax(logits, dim=-1)
         tokens = torch.argmax(logits, dim=-1)
         for row, sequence in enumerate(sequences):
@@ -362,9 +365,23 @@ class BatchEngine:
                 seen = sequence.seen_ids if sequence.seen_ids is not None else tokens.new_empty(0)
                 tokens[row] = sequence.sampler.choose(logits[row], seen)
         chosen = logprobs.gather(1, tokens[:, None])[:, 0]
-        return list(zip(tokens.tolist(), chosen.tolist(), strict=True))
+        alternatives: list[tuple] = [()] * len(sequences)
+        wanted = max(sequence.params.top_logprobs for sequence in sequences)
+        if wanted:
+            top = torch.topk(logprobs, min(wanted, logprobs.shape[-1]), dim=-1)
+            top_values, top_ids = top.values.tolist(), top.indices.tolist()
+            for row, sequence in enumerate(sequences):
+                count = sequence.params.top_logprobs
+                if count:
+                    alternatives[row] = tuple(Alternative(id=i, text=self._token_text(i), logprob=v)
+                                              for i, v in zip(top_ids[row][:count], top_values[row][:count],
+                                                              strict=True))
+        return list(zip(tokens.tolist(), chosen.tolist(), alternatives, strict=True))
 
-    def _advance(self, sequence: _Sequence, token: int, logprob: float) -> bool:
+    def _token_text(self, token: int) -> str:
+        return self._tokenizer.decode([token], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _advance(self, sequence: _Sequence, token: int, logprob: float, top: tuple = ()) -> bool:
         """Record one new token; returns True when the sequence has finished."""
         now = time.perf_counter()
         if not sequence.generated:
@@ -376,7 +393,8 @@ class BatchEngine:
             sequence.seen_ids = torch.cat([sequence.seen_ids, sequence.seen_ids.new_tensor([token])])
         piece = sequence.detokenizer.add(token)
         sequence.text += piece
-        self._outbox.put(sequence.sink, TokenEvent(id=token, text=piece, logprob=logprob))
+        self._outbox.put(sequence.sink, TokenEvent(id=token, text=piece, logprob=logprob, top=top,
+                                                   special=token in self._special_ids))
         if token in self._eos:
             self._finish(sequence, FINISH_EOS)
         elif piece and sequence.params.stop_sequences and (
@@ -393,9 +411,11 @@ class BatchEngine:
         end = time.perf_counter()
         started = sequence.started_at or end
         text = sequence.detokenizer.full_text() if sequence.generated else ""
+        matched = ""
         if sequence.params.stop_sequences:
             stop_at = find_stop(text, sequence.params.stop_sequences, len(text))
             if stop_at != -1:
+                matched = next(stop for stop in sequence.params.stop_sequences if text.startswith(stop, stop_at))
                 text = text[:stop_at]
         generated = len(sequence.generated)
         first = sequence.first_token_at
@@ -411,4 +431,6 @@ class BatchEngine:
             tokens_per_second=generated / (end - started) if end > started else 0.0,
             total_seconds=end - sequence.submitted_at,
             text=text,
+            seed=sequence.sampler.seed,
+            stop_sequence=matched if reason == FINISH_STOP_SEQUENCE else "",
         ))

@@ -9,6 +9,8 @@ from services.kit.errors import InvalidArgument
 
 MAX_STOP_SEQUENCES = 8
 MAX_STOP_SEQUENCE_CHARS = 200
+MAX_TOP_LOGPROBS = 20
+CHAT_ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -18,17 +20,25 @@ class GenerationLimits:
     default_max_new_tokens: int = 128
     max_new_tokens: int = 2048
     max_prompt_tokens: int = 4096
+    # Checked before tokenising, so an oversized prompt costs nothing: UTF-8 bytes of a prompt, or of all the
+    # message contents of a chat together.
+    max_prompt_bytes: int = 256 * 1024
+    max_chat_messages: int = 1024
 
     @classmethod
     def from_section(cls, section: dict) -> GenerationLimits:
-        limits = cls(
-            default_max_new_tokens=int(section.get("default_max_new_tokens", cls.default_max_new_tokens)),
-            max_new_tokens=int(section.get("max_new_tokens", cls.max_new_tokens)),
-            max_prompt_tokens=int(section.get("max_prompt_tokens", cls.max_prompt_tokens)),
-        )
-        for name in ("default_max_new_tokens", "max_new_tokens", "max_prompt_tokens"):
-            if getattr(limits, name) <= 0:
-                raise InvalidArgument("must be > 0", field=f"inference.limits.{name}")
+        names = ("default_max_new_tokens", "max_new_tokens", "max_prompt_tokens", "max_prompt_bytes",
+                 "max_chat_messages")
+        unknown = sorted(set(section) - set(names))
+        if unknown:
+            raise InvalidArgument(f"unknown key; known keys are {list(names)}", field=f"inference.limits.{unknown[0]}")
+        values = {}
+        for name in names:
+            value = section.get(name, getattr(cls, name))
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise InvalidArgument(f"must be an integer > 0, got {value!r}", field=f"inference.limits.{name}")
+            values[name] = value
+        limits = cls(**values)
         if limits.default_max_new_tokens > limits.max_new_tokens:
             raise InvalidArgument("must be <= max_new_tokens", field="inference.limits.default_max_new_tokens")
         return limits
@@ -45,6 +55,8 @@ class SamplingParams:
     repetition_penalty: float = 1.0
     stop_sequences: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
+    # How many most likely alternatives to report with every generated token (0 = none).
+    top_logprobs: int = 0
 
     @property
     def greedy(self) -> bool:
@@ -62,6 +74,7 @@ class SamplingParams:
         repetition_penalty: float = 0.0,
         stop_sequences: list[str] | tuple[str, ...] = (),
         seed: int | None = None,
+        top_logprobs: int = 0,
     ) -> SamplingParams:
         """Validate raw request values (proto defaults: 0 = "use the default / disabled")."""
         prefix = "parameters."
@@ -91,6 +104,8 @@ class SamplingParams:
                                       field=f"{prefix}stop_sequences[{index}]")
         if seed is not None and not 0 <= seed < 2**63:
             raise InvalidArgument("must be in [0, 2^63)", field=prefix + "seed")
+        if not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
+            raise InvalidArgument(f"must be in [0, {MAX_TOP_LOGPROBS}]", field=prefix + "top_logprobs")
         return cls(
             max_new_tokens=max_new_tokens or limits.default_max_new_tokens,
             temperature=float(temperature),
@@ -99,4 +114,28 @@ class SamplingParams:
             repetition_penalty=float(repetition_penalty) if repetition_penalty not in (0.0, 1.0) else 1.0,
             stop_sequences=tuple(stop_sequences),
             seed=seed,
+            top_logprobs=int(top_logprobs),
         )
+
+
+def check_prompt(prompt: str, limits: GenerationLimits, field: str = "prompt") -> None:
+    """Refuse an oversized prompt before anything tokenises it."""
+    # len() first: a str of n characters is at least n bytes, so a huge prompt is refused without encoding it.
+    if len(prompt) > limits.max_prompt_bytes or len(prompt.encode("utf-8", "surrogatepass")) > limits.max_prompt_bytes:
+        raise InvalidArgument(f"{len(prompt.encode('utf-8', 'surrogatepass'))} bytes, more than the limit of "
+                              f"{limits.max_prompt_bytes}", field=field)
+
+
+def check_messages(messages: list[dict[str, str]], limits: GenerationLimits) -> None:
+    """Chat messages: not empty, known roles, and within the count and byte limits, before rendering."""
+    if not messages:
+        raise InvalidArgument("must not be empty", field="messages")
+    if len(messages) > limits.max_chat_messages:
+        raise InvalidArgument(f"at most {limits.max_chat_messages} messages", field="messages")
+    for index, message in enumerate(messages):
+        if message.get("role") not in CHAT_ROLES:
+            raise InvalidArgument("role must be system, user or assistant", field=f"messages[{index}].role")
+    total = sum(len(m.get("content", "").encode("utf-8", "surrogatepass")) for m in messages)
+    if total > limits.max_prompt_bytes:
+        raise InvalidArgument(f"message contents together are {total} bytes, more than the limit of "
+                              f"{limits.max_prompt_bytes}", field="messages")

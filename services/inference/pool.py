@@ -19,7 +19,8 @@ import structlog
 
 from services.inference import metrics
 from services.inference.backend import Backend, Completion, GenerationEvent, Summary, collect
-from services.inference.params import SamplingParams
+from services.inference.params import GenerationLimits, SamplingParams, check_messages, check_prompt
+from services.inference.references import parse_reference
 from services.inference.vault_source import VaultCheckpointCache, is_vault_source
 from services.kit.errors import (
     Aborted,
@@ -51,6 +52,8 @@ class LoadSpec:
 class PoolConfig:
     max_models: int = 2
     memory_budget_bytes: int = 0  # 0 = no budget
+    # Alias / asset references as model ids (models/latest, models/assets/…) load on first use.
+    on_demand: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class ModelView:
     load_time: float = 0.0
     last_used_time: float = 0.0
     active_requests: int = 0
+    parent: str = ""
+    pinned: bool = False
+    followed_alias: str = ""
+    global_step: int = 0
 
 
 # Builds a backend from (spec, local checkpoint dir or TGI URL, model id); runs in a worker thread.
@@ -83,6 +90,10 @@ class _Entry:
         self.model_id = model_id
         self.spec = spec
         self.asset = ""
+        self.parent = ""
+        self.global_step = 0
+        self.pinned = False  # never evicted to make room (the served default)
+        self.follows = False  # reloaded when the vault alias in spec.source moves
         self.state = LOADING
         self.error = ""
         self.backend: Backend | None = None
@@ -103,7 +114,16 @@ class _Entry:
             error=self.error, has_chat_template=info.has_chat_template if info else False,
             is_adapter=info.is_adapter if info else False, load_time=self.load_time, last_used_time=self.last_used,
             active_requests=self.backend.active_requests if self.backend is not None else 0,
+            parent=self.parent, pinned=self.pinned, global_step=self.global_step,
+            followed_alias=self.spec.source if self.follows and "/aliases/" in self.spec.source else "",
         )
+
+    def serving(self) -> tuple[Backend, str, str] | None:
+        """(backend, asset, source) that serve a request now: captured together, so a swap mid-request
+        cannot mislabel which checkpoint answered."""
+        if self.backend is None:
+            return None
+        return self.backend, self.asset, self.spec.source
 
 
 def mint_model_id(source: str) -> str:
@@ -124,7 +144,11 @@ def mint_model_id(source: str) -> str:
 def parse_model_name(name: str, field: str = "name") -> str:
     model_id = name.removeprefix("models/")
     if not MODEL_ID_PATTERN.match(model_id):
-        raise InvalidArgument("expected models/{id} with id of [a-z0-9._-], at most 63 characters", field=field)
+        if parse_reference(model_id) is not None:  # models/best/bin, models/assets/…: served under that text
+            return model_id
+        raise InvalidArgument("expected models/{id} with id of [a-z0-9._-], at most 63 characters, or a vault "
+                              "reference (latest, best/{skill}, assets/{asset}, campaigns/{c}/aliases/{alias})",
+                              field=field)
     return model_id
 
 
@@ -135,12 +159,17 @@ def checkpoint_bytes(path: Path) -> int:
 
 class ModelPool:
     def __init__(self, factory: BackendFactory, config: PoolConfig,
-                 vault_cache: VaultCheckpointCache | None = None) -> None:
+                 vault_cache: VaultCheckpointCache | None = None, limits: GenerationLimits | None = None) -> None:
         self._factory = factory
         self._config = config
         self._vault_cache = vault_cache
+        self._limits = limits or GenerationLimits()
         self._entries: dict[str, _Entry] = {}
         self._lock = asyncio.Lock()
+        # Campaign whose aliases short references (latest, best/bin) name; kept current by the AliasFollower,
+        # which also sets `follow_hook` to hear of every new alias-following model.
+        self.followed_campaign = ""
+        self.follow_hook: Callable[[], None] | None = None
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -149,6 +178,10 @@ class ModelPool:
 
     def get(self, name: str) -> ModelView:
         return self._entry(name).view()
+
+    def entry_view(self, model_id: str) -> ModelView | None:
+        entry = self._entries.get(model_id)
+        return entry.view() if entry is not None else None
 
     def _entry(self, name: str, field: str = "name") -> _Entry:
         model_id = parse_model_name(name, field)
@@ -175,7 +208,9 @@ class ModelPool:
 
     # -- load / unload -------------------------------------------------------------------------------
 
-    async def load(self, spec: LoadSpec, *, wait: bool = False) -> ModelView:
+    async def load(self, spec: LoadSpec, *, wait: bool = False, pinned: bool | None = None,
+                   follow: bool | None = None) -> ModelView:
+        """Load (or swap) a model. `pinned` / `follow` set those flags; None keeps what the entry has."""
         if not spec.source.strip():
             raise InvalidArgument("must not be empty", field="source")
         backend_kind = spec.backend or (BACKEND_TGI if spec.source.startswith(("http://", "https://"))
@@ -192,10 +227,18 @@ class ModelPool:
             if entry is not None and entry.state == UNLOADING:
                 raise FailedPrecondition(f"models/{model_id} is being unloaded", field="model_id")
             if entry is None or entry.backend is None:
+                flags = (entry.pinned, entry.follows) if entry is not None else (False, False)
                 entry = _Entry(model_id, spec)
+                entry.pinned, entry.follows = flags
                 self._entries[model_id] = entry
             else:
                 entry.error = ""
+            if pinned is not None:
+                entry.pinned = pinned
+            if follow is not None:
+                entry.follows = follow
+            if entry.follows and self.follow_hook is not None:
+                self.follow_hook()
             entry.state = LOADING
             previous_spec, entry.spec = entry.spec, spec
             entry.task = asyncio.create_task(self._load(entry, spec, previous_spec))
@@ -212,7 +255,7 @@ class ModelPool:
         old_backend = entry.backend
         entry.failure = None
         try:
-            location, asset = await asyncio.to_thread(self._locate, spec)
+            location, asset, parent, step = await asyncio.to_thread(self._locate, spec)
             if spec.backend == BACKEND_TRANSFORMERS:
                 await self._make_room(entry, checkpoint_bytes(Path(location)))
             else:
@@ -236,7 +279,7 @@ class ModelPool:
             self._update_gauges()
             await self._notify(entry)
             return
-        entry.backend, entry.asset = backend, asset
+        entry.backend, entry.asset, entry.parent, entry.global_step = backend, asset, parent, step
         entry.state, entry.error = READY, ""
         entry.load_time = entry.last_used = time.time()
         self._update_gauges()
@@ -245,22 +288,22 @@ class ModelPool:
         if old_backend is not None:
             await self._close_when_idle(old_backend)
 
-    def _locate(self, spec: LoadSpec) -> tuple[str, str]:
-        """(local directory or URL, vault asset name or "")."""
+    def _locate(self, spec: LoadSpec) -> tuple[str, str, str, int]:
+        """(local directory or URL, vault asset name or "", parent checkpoint, global step); blocking."""
         if spec.backend == BACKEND_TGI:
             if not spec.source.startswith(("http://", "https://")):
                 raise InvalidArgument("the tgi backend takes the server's base URL (http://host:port)",
                                       field="source")
-            return spec.source, ""
+            return spec.source, "", "", 0
         if is_vault_source(spec.source):
             if self._vault_cache is None:
                 raise FailedPrecondition("no vault is configured for this inference service", field="source")
-            path, asset = self._vault_cache.fetch(spec.source)
-            return str(path), asset
+            pulled = self._vault_cache.fetch_checkpoint(spec.source)
+            return str(pulled.path), pulled.asset, pulled.parent, pulled.global_step
         path = Path(spec.source).expanduser()
         if not path.is_dir():
             raise NotFound(f"no checkpoint directory at {spec.source!r}", field="source")
-        return str(path.resolve()), ""
+        return str(path.resolve()), "", "", 0
 
     async def _make_room(self, loading: _Entry, needed_bytes: int) -> None:
         """Evict least recently used idle models until the new one fits the count and the memory budget."""
@@ -279,11 +322,11 @@ class ModelPool:
                 raise ResourceExhausted(f"checkpoint needs {needed_bytes} bytes, more than the memory budget "
                                         f"of {budget}", field="source")
             while over():
-                idle = sorted((e for e in others() if e.state == READY and e.backend.active_requests == 0),
-                              key=lambda e: e.last_used)
+                idle = sorted((e for e in others() if e.state == READY and e.backend.active_requests == 0
+                               and not e.pinned), key=lambda e: e.last_used)
                 if not idle:
-                    raise ResourceExhausted("pool is full and every loaded model is busy; unload one first",
-                                            field="source")
+                    raise ResourceExhausted("pool is full and every loaded model is busy or pinned; unload one "
+                                            "first", field="source")
                 victim = idle[0]
                 log.info("evicting least recently used model", model=victim.model_id)
                 await self._remove(victim)
@@ -331,29 +374,65 @@ class ModelPool:
 
     # -- generation ----------------------------------------------------------------------------------
 
-    def _serving(self, name: str) -> tuple[_Entry, Backend]:
+    def _serving(self, name: str) -> tuple[_Entry, tuple[Backend, str, str]]:
         entry = self._entry(name, field="model")
-        backend = entry.backend
-        if backend is None:
+        serving = entry.serving()
+        if serving is None:
             detail = f": {entry.error}" if entry.error else ""
             raise FailedPrecondition(f"models/{entry.model_id} is {entry.state}, not READY{detail}", field="model")
         entry.last_used = time.time()
-        return entry, backend
+        return entry, serving
+
+    async def _serving_on_demand(self, name: str) -> tuple[_Entry, tuple[Backend, str, str]]:
+        """Like `_serving`, but a vault reference (models/latest, models/assets/…) not loaded yet is loaded
+        first, and a request for one that is loading waits for it instead of failing."""
+        model_id = parse_model_name(name, "model")
+        reference = parse_reference(model_id) if self._config.on_demand else None
+        entry = self._entries.get(model_id)
+        if reference is not None and (entry is None or entry.state == FAILED):
+            spec = LoadSpec(source=reference.source(self.followed_campaign), model_id=model_id)
+            try:
+                await self.load(spec, follow=reference.kind == "alias")
+            except Aborted:
+                pass  # another request started this load a moment ago: wait for it below
+            entry = self._entries.get(model_id)
+        if reference is not None and entry is not None and entry.task is not None and not entry.task.done():
+            await asyncio.shield(entry.task)
+            if entry.failure is not None and entry.backend is None:
+                raise type(entry.failure)(entry.failure.message, field="model")
+        return self._serving(name)
 
     def render_chat(self, name: str, messages: list[dict[str, str]]) -> str:
-        if not messages:
-            raise InvalidArgument("must not be empty", field="messages")
-        for index, message in enumerate(messages):
-            if message.get("role") not in ("system", "user", "assistant"):
-                raise InvalidArgument("role must be system, user or assistant", field=f"messages[{index}].role")
-        return self._serving(name)[1].render_chat(messages)
+        check_messages(messages, self._limits)
+        return self._serving(name)[1][0].render_chat(messages)
 
-    def generate_stream(self, name: str, prompt: str, params: SamplingParams, *, kind: str = "generate",
-                        chat_template_applied: bool = False) -> AsyncIterator[GenerationEvent]:
-        """Events of one generation; raises NotFound/FailedPrecondition at once when the model cannot serve."""
-        entry, backend = self._serving(name)
-        return self._counted(entry.model_id, kind, backend.generate_stream(
-            prompt, params, add_special_tokens=not chat_template_applied))
+    async def chat_prompt(self, name: str, messages: list[dict[str, str]]) -> str:
+        """The rendered prompt for `messages`: size-checked first, then rendered off the event loop (a chat
+        template over a big conversation is real work)."""
+        check_messages(messages, self._limits)
+        backend = (await self._serving_on_demand(name))[1][0]
+        return await asyncio.to_thread(backend.render_chat, messages)
+
+    async def tokenize(self, name: str, prompt: str, *, add_special_tokens: bool = True):
+        check_prompt(prompt, self._limits)
+        backend = (await self._serving_on_demand(name))[1][0]
+        tokenize = getattr(backend, "tokenize", None)
+        if tokenize is None:
+            raise FailedPrecondition("this model has no local tokenizer", field="model")
+        return await asyncio.to_thread(tokenize, prompt, add_special_tokens=add_special_tokens)
+
+    async def generate_stream(self, name: str, prompt: str, params: SamplingParams, *, kind: str = "generate",
+                              chat_template_applied: bool = False) -> AsyncIterator[GenerationEvent]:
+        """Events of one generation (NotFound / FailedPrecondition on the first step when the model cannot
+        serve); the summary says which model, asset and source answered."""
+        check_prompt(prompt, self._limits)
+        entry, (backend, asset, source) = await self._serving_on_demand(name)
+        events = backend.generate_stream(prompt, params, add_special_tokens=not chat_template_applied)
+        async with contextlib.aclosing(self._counted(entry.model_id, kind, events)) as stream:
+            async for event in stream:
+                if isinstance(event, Summary):
+                    event = replace(event, model=f"models/{entry.model_id}", asset=asset, source=source)
+                yield event
 
     async def generate(self, name: str, prompt: str, params: SamplingParams, *, kind: str = "generate",
                        chat_template_applied: bool = False) -> Completion:

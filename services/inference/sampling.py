@@ -18,17 +18,18 @@ from services.inference.params import SamplingParams
 class RowSampler:
     params: SamplingParams
     generator: torch.Generator | None
+    # The seed the generator started from (drawn at random when the request set none), so any sampled answer
+    # can be reproduced; None when decoding greedily.
+    seed: int | None = None
 
     @classmethod
     def for_params(cls, params: SamplingParams, device: torch.device) -> RowSampler:
-        generator = None
+        generator, seed = None, None
         if not params.greedy:
             generator = torch.Generator(device=device)
-            if params.seed is not None:
-                generator.manual_seed(params.seed)
-            else:
-                generator.seed()
-        return cls(params=params, generator=generator)
+            seed = params.seed if params.seed is not None else generator.seed() % 2**63
+            generator.manual_seed(seed)
+        return cls(params=params, generator=generator, seed=seed)
 
     @property
     def needs_row_processing(self) -> bool:

@@ -17,6 +17,7 @@ from services.inference.backend import (
     FINISH_EOS,
     FINISH_LENGTH,
     FINISH_STOP_SEQUENCE,
+    Alternative,
     BackendInfo,
     GenerationEvent,
     Summary,
@@ -32,7 +33,7 @@ _FINISH = {"length": FINISH_LENGTH, "eos_token": FINISH_EOS, "stop_sequence": FI
 def tgi_arguments(params: SamplingParams) -> dict:
     """Our parameters in the client's terms (TGI rejects top_p=1 and temperature=0: those mean 'off')."""
     sampling = not params.greedy
-    return {
+    arguments = {
         "max_new_tokens": params.max_new_tokens,
         "do_sample": sampling,
         "temperature": params.temperature if sampling else None,
@@ -42,6 +43,9 @@ def tgi_arguments(params: SamplingParams) -> dict:
         "stop_sequences": list(params.stop_sequences),
         "seed": params.seed if sampling else None,
     }
+    if params.top_logprobs:
+        arguments["top_n_tokens"] = params.top_logprobs
+    return arguments
 
 
 def _domain_error(error: Exception) -> Exception:
@@ -90,8 +94,11 @@ class TgiBackend:
                 first_token_at = first_token_at or now
                 generated += 1
                 token = response.token
+                top = tuple(Alternative(id=t.id, text=t.text, logprob=t.logprob if t.logprob is not None else 0.0)
+                            for t in (response.top_tokens or ())[:params.top_logprobs])
                 yield TokenEvent(id=token.id, text="" if token.special else token.text,
-                                 logprob=token.logprob if token.logprob is not None else 0.0)
+                                 logprob=token.logprob if token.logprob is not None else 0.0, top=top,
+                                 special=bool(token.special))
                 if response.details is not None:
                     text = response.generated_text or ""
                     stop_at = find_stop(text, params.stop_sequences, len(text)) if params.stop_sequences else -1
@@ -108,6 +115,10 @@ class TgiBackend:
                         tokens_per_second=generated / total if total > 0 else 0.0,
                         total_seconds=total,
                         text=text,
+                        seed=getattr(response.details, "seed", None) if not params.greedy else None,
+                        stop_sequence=next((stop for stop in params.stop_sequences
+                                            if stop_at != -1 and (response.generated_text or "").startswith(
+                                                stop, stop_at)), ""),
                     )
                     return
             raise Unavailable("TGI stream ended without a final message")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from services.inference.backend import BackendInfo, GenerationEvent
+from services.inference.backend import BackendInfo, GenerationEvent, TokenPiece
 from services.inference.engine import BatchEngine, EngineConfig
 from services.inference.params import GenerationLimits, SamplingParams
 from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -168,9 +169,19 @@ class TransformersBackend:
                                   field="prompt")
         return ids
 
+    def tokenize(self, prompt: str, *, add_special_tokens: bool = True) -> list[TokenPiece]:
+        """The prompt's tokens with their character spans (blocking: call it from a worker thread)."""
+        encoded = self._tokenizer(prompt, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
+        return [TokenPiece(id=token, text=prompt[start:stop] if stop > start else self._tokenizer.decode([token]),
+                           start=start, stop=stop)
+                for token, (start, stop) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)]
+
     async def generate_stream(self, prompt: str, params: SamplingParams, *,
                               add_special_tokens: bool = True) -> AsyncIterator[GenerationEvent]:
-        handle = self.engine.submit(self.encode(prompt, add_special_tokens=add_special_tokens), params)
+        # Tokenising is CPU work proportional to the prompt: off the event loop, so health checks and other
+        # requests keep being answered while a long prompt is encoded.
+        prompt_ids = await asyncio.to_thread(self.encode, prompt, add_special_tokens=add_special_tokens)
+        handle = self.engine.submit(prompt_ids, params)
         events = handle.events()
         try:
             async for event in events:
@@ -180,6 +191,4 @@ class TransformersBackend:
             await events.aclose()
 
     async def close(self) -> None:
-        import asyncio
-
         await asyncio.to_thread(self.engine.close)
