@@ -37,9 +37,17 @@ def client(args: argparse.Namespace):
 
 
 def settings(args: argparse.Namespace):
-    from services.kit.config import load_settings
+    from realm.settings import load_settings
 
     return load_settings(getattr(args, "config", None))
+
+
+def subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    """The sub-command action of a command group, so a plugin can add to it (e.g. `realm hero build-tiny`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise LookupError(f"{parser.prog} has no sub-commands")
 
 
 def to_dict(message: Message | Any) -> Any:

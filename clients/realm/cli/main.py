@@ -1,4 +1,9 @@
-"""`realm` — the command line for Realm. Command groups live in realm.cli.commands.*, discovered here."""
+"""`realm` — the command line for Realm. Command groups live in realm.cli.commands.*, discovered here.
+
+Installed packages may add command groups through the `realm.cli` entry-point group (each entry a
+`register(subparsers)` callable): the full install's ops package adds `up`, `down`, `play` and `hero build-tiny`
+that way, so a clients-only install has the user commands and never imports the servers.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,14 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from importlib.metadata import EntryPoint, distributions
 
 import grpc
 
 from realm.cli import commands
+from realm.settings import ConfigError
+
+PLUGIN_GROUP = "realm.cli"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
+    for plugin in plugins():
+        plugin.load()(subparsers)
     return parser
+
+
+def plugins() -> list[EntryPoint]:
+    """Entry points of the `realm.cli` group across every installed distribution.
+
+    Not `entry_points(group=...)`: it keeps one distribution per name, and a stale `realm.egg-info` in the
+    working directory (first on sys.path under `python -m`) would hide the installed one's plugins.
+    """
+    found: dict[str, EntryPoint] = {}
+    for dist in distributions():
+        for entry in dist.entry_points:
+            if entry.group == PLUGIN_GROUP:
+                found.setdefault(entry.name, entry)
+    return [found[name] for name in sorted(found)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # config errors and the like: one clear line, no traceback
-        from services.kit.config import ConfigError
-
         if isinstance(exc, ConfigError | FileNotFoundError | ValueError):
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -224,18 +224,20 @@ def connect(
     token: str | None = None,
     addresses: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    ambient_token: bool = True,
 ) -> Realm:
     """Connect to Realm.
 
     `config` is a path to realm.yaml, a loaded Settings, or None ($REALM_CONFIG / ./realm.yaml if present).
     `addresses` overrides service addresses ({"vault": "127.0.0.1:50053"}); with addresses alone no config is read.
-    The token is `token`, else $REALM_TOKEN, else the config's client token.
+    The token is `token`, else $REALM_TOKEN, else the config's client token. With `ambient_token=False` only
+    `token` counts (None stays anonymous): a server acting for a caller must never borrow its own credentials.
     """
     settings = None
     if config is not None and not isinstance(config, str | os.PathLike):
         settings = config
     elif config is not None or not addresses:
-        from services.kit.config import default_config_path, load_settings
+        from realm.settings import default_config_path, load_settings
 
         path = Path(config) if config is not None else default_config_path()
         if path.exists() or config is not None:
@@ -244,6 +246,6 @@ def connect(
     if settings is not None:
         resolved.update({name: svc.address for name, svc in settings.services.items() if name in SERVICES})
     resolved.update(addresses or {})
-    if token is None:
+    if token is None and ambient_token:
         token = os.environ.get(TOKEN_ENV) or (settings.client_token() if settings is not None else None)
     return Realm(resolved, token, timeout, settings)

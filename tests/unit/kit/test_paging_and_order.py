@@ -1,9 +1,9 @@
 import pytest
 
+from realm_ops.supervisor import start_order
 from services.kit.config import ServiceEndpoint
 from services.kit.errors import InvalidArgument, RealmError
 from services.kit.paging import paginate
-from services.kit.supervisor import start_order
 
 
 def test_paginate_walks_every_item_once():

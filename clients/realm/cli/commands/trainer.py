@@ -60,22 +60,6 @@ def hero_show(args):
     emit(args, _trainer(args).GetHero(pb.GetHeroRequest(name=_name("heroes", args.hero))).hero)
 
 
-def hero_build_tiny(args):
-    import torch
-
-    from realm_ops.tiny_hero import build_tiny_hero
-
-    out = Path(args.out)
-    if (out / "config.json").exists() and not args.force:
-        emit(args, {"model_dir": str(out), "built": False, "reason": "already exists (use --force to rebuild)"})
-        return 0
-    torch.set_num_threads(max(1, args.threads))
-    path = build_tiny_hero(out, seed=args.seed)
-    info = json.loads((path / "realm_hero.json").read_text())
-    emit(args, {"model_dir": str(path), "built": True, **info})
-    return 0
-
-
 # ---- campaign --------------------------------------------------------------------------------------------
 def campaign_new(args):
     overrides = struct_pb2.Struct()
@@ -338,11 +322,7 @@ def register(subparsers) -> None:
     hero = subparsers.add_parser("hero", help="heroes (models)").add_subparsers(dest="hero_cmd", required=True)
     _sub(hero, "ls", "list heroes", hero_ls)
     _sub(hero, "show", "show one hero", hero_show).add_argument("hero")
-    build = _sub(hero, "build-tiny", "build the tiny hero locally (random init, local tokenizer)", hero_build_tiny)
-    build.add_argument("--out", default="var/heroes/tiny")
-    build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--threads", type=int, default=1)
-    build.add_argument("--force", action="store_true")
+    # `hero build-tiny` (torch + transformers) comes from the ops package: realm_ops.cli adds it to this group.
 
     campaign = subparsers.add_parser("campaign", help="campaigns").add_subparsers(dest="campaign_cmd", required=True)
     new = _sub(campaign, "new", "create a campaign", campaign_new)

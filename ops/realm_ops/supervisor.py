@@ -2,13 +2,16 @@
 
 Starts every service configured for this host as a child process, in dependency order, waiting for each to
 report SERVING before starting what depends on it; restarts a crashed child with exponential backoff within a
-restart budget per hour; stops everything in reverse order on SIGTERM/SIGINT. Its state (pids, restarts) is
-written atomically to <data_dir>/run/supervisor.json for `realm status` and `realm down`.
+restart budget per hour; stops everything in reverse order on SIGTERM/SIGINT/SIGHUP. Its state (pids, restarts)
+is written atomically to <data_dir>/run/supervisor.json for `realm status` and `realm down`.
+
+Children never outlive it: each leads its own process group (a terminal's Ctrl-C reaches only the supervisor,
+which stops them in order) and gets SIGTERM from the kernel when the supervisor dies, SIGKILL included
+(PR_SET_PDEATHSIG). A supervisor that died anyway leaves a state file the next start reclaims (realm_ops.runstate).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,14 +22,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.kit.config import ServiceEndpoint, Settings
-from services.kit.health import probe
+from realm.health import probe
+from realm.runstate import read_supervisor_state, supervisor_state_path
+from realm.settings import ServiceEndpoint, Settings
+from realm_ops.environment import child_environment
+from realm_ops.runstate import (
+    STOP_GRACE_SECONDS,
+    acquire_lock,
+    atomic_write_json,
+    check_ports,
+    is_alive,
+    reclaim_stale,
+    request_shutdown,
+    start_ticks,
+    stop_processes,
+)
+from services.kit.lifetime import die_with_parent
+from services.kit.logs import LogPump, LogRotation, start_log_pump
 
 RESTART_BACKOFF_START = 1.0
 RESTART_BACKOFF_MAX = 30.0
 DEFAULT_RESTART_BUDGET_PER_HOUR = 10
 DEFAULT_START_TIMEOUT = 180.0
-STOP_GRACE_SECONDS = 10.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+__all__ = ["Supervisor", "is_alive", "read_state", "request_shutdown", "start_order", "state_path"]
 
 
 def start_order(services: list[ServiceEndpoint]) -> list[ServiceEndpoint]:
@@ -63,20 +82,11 @@ class Child:
     backoff: float = RESTART_BACKOFF_START
     started_at: float = 0.0
     last_exit: int | None = None
+    start_ticks: int | None = None  # the kernel's start time of `process`: its identity in the state file
 
 
-def _atomic_write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def state_path(settings: Settings) -> Path:
-    return settings.data_dir / "run" / "supervisor.json"
+state_path = supervisor_state_path
+read_state = read_supervisor_state
 
 
 class Supervisor:
@@ -97,6 +107,10 @@ class Supervisor:
             section.get("restart_budget_per_hour", DEFAULT_RESTART_BUDGET_PER_HOUR)
         )
         self.start_timeout = start_timeout or float(section.get("start_timeout_seconds", DEFAULT_START_TIMEOUT))
+        pass_env = section.get("pass_env", [])
+        if not isinstance(pass_env, list) or not all(isinstance(n, str) for n in pass_env):
+            raise ValueError("supervisor.pass_env must be a list of environment variable names")
+        self.pass_env = tuple(pass_env)
         services = settings.services_on_host()
         if only:
             unknown = set(only) - {s.name for s in services}
@@ -105,8 +119,33 @@ class Supervisor:
             services = [s for s in services if s.name in only]
         self.children = [Child(s) for s in start_order(services)]
         self.log_dir = settings.data_dir / "logs"
+        self.log_rotation = LogRotation.from_section(settings.log_settings())
+        self.log_pumps: dict[str, LogPump] = {}  # service -> the pump of its latest child
         self._on_event = on_event or (lambda service, state, message: None)
         self._stopping = False
+        self._lock_fd: int | None = None
+        self.reclaimed: dict[str, int] = {}  # leftovers of a dead supervisor stopped at start
+
+    # -- start-up checks -------------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Take the data directory: the lock, then leftovers of a dead supervisor, then free ports.
+
+        SupervisorRunning when another supervisor holds it; PortInUse naming whoever holds a needed port.
+        """
+        if self._lock_fd is not None:
+            return
+        self._lock_fd = acquire_lock(self.settings)
+        try:
+            self.reclaimed = reclaim_stale(self.settings)
+            check_ports(c.endpoint for c in self.children)
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     # -- child processes -------------------------------------------------------------------------------
     def _command(self, endpoint: ServiceEndpoint) -> list[str]:
@@ -114,37 +153,46 @@ class Supervisor:
 
     def _spawn(self, child: Child) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_file = open(self.log_dir / f"{child.endpoint.name}.log", "ab")
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        child.process = subprocess.Popen(
-            self._command(child.endpoint),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=str(self.settings.root),
-            start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children in order
-        )
-        log_file.close()
+        # A pipe pumped into a size/count-rotating file (services.kit.logs): a child's own O_APPEND fd could not rotate.
+        log_fd, self.log_pumps[child.endpoint.name] = start_log_pump(self.log_dir / f"{child.endpoint.name}.log",
+                                                                     self.log_rotation)
+        try:
+            child.process = subprocess.Popen(
+                self._command(child.endpoint),
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=child_environment(self.settings, os.environ, self.pass_env),
+                cwd=str(self.settings.root),
+                start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children in order
+                preexec_fn=die_with_parent(signal.SIGTERM),  # ... and the kernel stops them if it dies
+            )
+        finally:
+            os.close(log_fd)  # the child holds the write end; the pump ends when the child (and its kin) exit
+        child.start_ticks = start_ticks(child.process.pid)
         child.state = "STARTING"
         child.started_at = time.monotonic()
         self._event(child, "STARTING", f"pid {child.process.pid}")
 
     def _event(self, child: Child, state: str, message: str = "") -> None:
-        self._on_event(child.endpoint.name, state, message)
         self.write_state()
+        try:
+            self._on_event(child.endpoint.name, state, message)
+        except Exception:  # a closed terminal or broken pipe must not keep the supervisor from stopping children
+            self._on_event = lambda service, state, message: None
 
     def write_state(self) -> None:
-        _atomic_write_json(
+        atomic_write_json(
             state_path(self.settings),
             {
                 "supervisor_pid": os.getpid(),
+                "supervisor_start_ticks": start_ticks(os.getpid()),
                 "config": str(self.config_path),
                 "update_time": time.time(),
                 "services": {
                     c.endpoint.name: {
                         "pid": c.process.pid if c.process and c.process.poll() is None else None,
+                        "start_ticks": c.start_ticks if c.process and c.process.poll() is None else None,
                         "state": c.state,
                         "address": c.endpoint.address,
                         "restarts": c.total_restarts,
@@ -217,7 +265,8 @@ class Supervisor:
                     self._event(child, new_state, child.endpoint.address)
 
     def run(self, poll_interval: float = 0.5) -> None:
-        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        self.claim()
+        previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
 
         def request_stop(signum, frame):
             self._stopping = True
@@ -231,58 +280,25 @@ class Supervisor:
                 self.poll_once()
                 time.sleep(poll_interval)
         finally:
-            self.stop_all()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            try:
+                self.stop_all()
+            finally:
+                self.release()
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
 
     def stop_all(self) -> None:
+        """Stop children in reverse start order: SIGTERM to each process group, SIGKILL after the grace."""
         self._stopping = True
         for child in reversed(self.children):
             process = child.process
-            if process is None or process.poll() is not None:
+            if process is None:
                 continue
-            process.terminate()
-            try:
-                process.wait(STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            if process.poll() is None:
+                ticks = child.start_ticks or start_ticks(process.pid)
+                stop_processes([(process.pid, ticks)], STOP_GRACE_SECONDS)
+            process.wait()
             child.process = None
             child.state = "STOPPED"
             self._event(child, "STOPPED")
         self.write_state()
-
-
-def read_state(settings: Settings) -> dict | None:
-    try:
-        return json.loads(state_path(settings).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def request_shutdown(settings: Settings, timeout: float = 60.0) -> bool:
-    """`realm down`: SIGTERM the supervisor and wait for it to exit. False when none is running."""
-    state = read_state(settings)
-    pid = state.get("supervisor_pid") if state else None
-    if not pid or not is_alive(pid):
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_alive(pid):
-            return True
-        time.sleep(0.2)
-    raise TimeoutError(f"supervisor pid {pid} still running after {timeout:.0f}s")
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # an exited process its parent has not reaped yet is a zombie: gone for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
