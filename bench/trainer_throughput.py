@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))  # realm_op
 
 from realm_ops.tiny_hero import build_tiny_hero  # noqa: E402
 from services.trainer.worker.config import build_training_config  # noqa: E402
-from services.trainer.worker.job import Job  # noqa: E402
 from services.trainer.worker.packing import IGNORE_INDEX, read_quest, tokenize_quest  # noqa: E402
+from services.trainer.worker.protocol import Job  # noqa: E402
 from services.trainer.worker.recipe import TrainingRecipe  # noqa: E402
 
 WORDS = "apple banana cherry dragon ember forest garden harbor island jungle kettle lantern meadow".split()

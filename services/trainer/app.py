@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from realm.trainer.v1 import trainer_pb2_grpc
 from services.kit.server import ServiceServer
-from services.trainer.domain import TrainerDomain, TrainerOptions
+from services.trainer.config import TrainerConfig
+from services.trainer.domain import TrainerDomain
 from services.trainer.remote import CurriculumPort, LedgerPort, VaultPort
 from services.trainer.servicer import TrainerServicer
 
@@ -14,11 +15,10 @@ def build_domain(settings, *, realm=None) -> TrainerDomain:
     """The trainer domain for these settings; `realm` (a connected SDK) defaults to one built from them."""
     from realm.sdk import connect
 
-    options = TrainerOptions.from_section(settings.section("trainer"), data_dir=settings.data_dir, root=settings.root)
+    options = TrainerConfig.from_section(settings.section("trainer"), data_dir=settings.data_dir, root=settings.root)
     realm = realm or connect(settings, token=settings.client_token())
     vault = VaultPort(realm) if "vault" in realm.addresses else None
-    curriculum = CurriculumPort(realm, level=str(settings.section("trainer").get(
-        "validation_level", "VALIDATION_LEVEL_STANDARD")))
+    curriculum = CurriculumPort(realm, level=options.validation_level)
     ledger = LedgerPort(realm) if vault is not None else None
     return TrainerDomain(options, validator=curriculum, registry=vault, assets=vault, planner=curriculum,
                          ledger=ledger, levels=curriculum)
@@ -29,5 +29,6 @@ async def setup(server: ServiceServer, *, domain: TrainerDomain | None = None) -
     domain = domain or build_domain(server.settings)
     server.add(TrainerServicer(domain), trainer_pb2_grpc.add_TrainerServiceServicer_to_server,
                "realm.trainer.v1.TrainerService")
+    server.sqlite_store("trainer", domain.store.path)  # backups by the kit (MaintenanceService)
     await domain.start()
     server.on_shutdown(domain.close)

@@ -10,15 +10,14 @@ from dataclasses import asdict
 from typing import Any
 
 from services.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from services.kit.paging import decode_offset, encode_token
+from services.kit.paging import page_size as page_size_of
 from services.trainer.heroes import HERO_ID_PATTERN, HeroRegistry
 from services.trainer.models import (
     Campaign,
     CampaignState,
     Milestone,
-    decode_page_token,
-    encode_page_token,
     mint_id,
-    page_size_of,
     resource_id,
 )
 from services.trainer.store import TrainerStore
@@ -111,7 +110,9 @@ class CampaignBook:
         self, *, hero: str = "", state: CampaignState | None = None, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[Campaign], str]:
         limit = page_size_of(page_size)
-        offset = decode_page_token(page_token)
+        # A token only continues the listing it came from (same filters).
+        filters = {"hero": hero, "state": state.value if state else ""}
+        offset = decode_offset(page_token, filters)
         clauses, params = [], []
         if hero:
             clauses.append("hero = ?")
@@ -125,7 +126,7 @@ class CampaignBook:
             (*params, limit + 1, offset),
         )
         campaigns = [campaign_from_row(r) for r in rows[:limit]]
-        next_token = encode_page_token(offset + limit) if len(rows) > limit else ""
+        next_token = encode_token(offset + limit, filters) if len(rows) > limit else ""
         return campaigns, next_token
 
     def active(self) -> Campaign | None:

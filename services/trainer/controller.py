@@ -1,8 +1,7 @@
 """The run loop: pick the next quest, launch the worker process, follow its events, honour control requests.
 
-Worker interface (services/trainer/worker/README.md): the controller writes run_dir/job.json and starts
-`python -m services.trainer.worker --job run_dir/job.json` in its own process group; the worker prints one
-JSON event per stdout line and reads run_dir/control ("pause" | "stop" | "skip") every step.
+The protocol with the worker (job.json, stdout events, the control file) is services/trainer/worker/protocol.py;
+this module keeps only the process lifecycle. The worker runs in its own process group.
 
 Outcomes:
 - completed / skipped / failed (reported by the worker) finish the quest; the loop goes on with the next one.
@@ -20,12 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
-import signal
-import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -33,139 +30,121 @@ import structlog
 
 from services.kit.errors import FailedPrecondition, RealmError
 from services.trainer.campaigns import CampaignBook
+from services.trainer.config import ControllerSettings
 from services.trainer.events import EventLog
 from services.trainer.hero_loop import HeroLoop
-from services.trainer.heroes import HeroRegistry, HeroSpec
 from services.trainer.intake import QuestIntake
+from services.trainer.jobs import JobBuilder
 from services.trainer.models import (
     TERMINAL_QUEST_STATES,
     Campaign,
     EventKind,
-    Milestone,
     Quest,
     QuestState,
     RunState,
+    RunStatus,
 )
 from services.trainer.outbox import CheckpointOutbox
-from services.trainer.ports import DatasetSource
-from services.trainer.progress import level_for_xp
+from services.trainer.progress import award_xp
 from services.trainer.quests import QuestQueue
+from services.trainer.worker.protocol import (
+    CheckpointSavedEvent,
+    ControlWord,
+    FailedEvent,
+    Job,
+    StepEvent,
+    WorkerEvent,
+    WorkerEventKind,
+    clear_control,
+    write_control,
+)
+from services.trainer.worker_process import is_our_worker, kill_group, spawn_worker, worker_events
 
 log = structlog.get_logger("realm.trainer.controller")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TERMINAL_EVENTS = frozenset({"completed", "paused", "stopped", "skipped", "failed"})
-STEP_FIELDS = (
-    "global_step", "quest_step", "quest_steps_total", "loss", "learning_rate", "grad_norm",
-    "tokens_per_second", "trained_tokens", "eta_seconds", "memory_bytes", "epoch",
-)
 DESIRED_KEY = "run.desired"
-RUNNING, PAUSED, STOPPED = "RUNNING", "PAUSED", "STOPPED"
 
 
-@dataclass(frozen=True)
-class ControllerSettings:
-    worker_command: tuple[str, ...] = (sys.executable, "-m", "services.trainer.worker")
-    worker_env: dict[str, str] = field(default_factory=dict)
-    restart_budget: int = 3
-    control_timeout_s: float = 300.0
-    shutdown_grace_s: float = 20.0
-    idle_poll_s: float = 2.0
-    validation_retry_s: float = 15.0
+class Desired(StrEnum):
+    """The run state asked for (persisted): what the loop does between quests and after a restart."""
 
-    @classmethod
-    def from_section(cls, section: dict[str, Any]) -> ControllerSettings:
-        command = section.get("worker_command")
-        return cls(
-            worker_command=tuple(command) if command else cls.worker_command,
-            worker_env={str(k): str(v) for k, v in (section.get("worker_env") or {}).items()},
-            restart_budget=int(section.get("restart_budget", 3)),
-            control_timeout_s=float(section.get("control_timeout_s", 300.0)),
-            shutdown_grace_s=float(section.get("shutdown_grace_s", 20.0)),
-            idle_poll_s=float(section.get("idle_poll_s", 2.0)),
-            validation_retry_s=float(section.get("validation_retry_s", 15.0)),
-        )
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    state: RunState
-    campaign: str
-    quest: str
-    last_step: dict[str, Any] | None
-    last_checkpoint: str
-    queued_quests: int
-    worker_pid: int
-    worker_restarts: int
-    message: str
-    update_time: float
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    STOPPED = "STOPPED"
 
 
 @dataclass
 class _Attempt:
-    """One worker process of the current quest."""
+    """One worker process of the current quest, and the control request sent to it."""
 
     process: asyncio.subprocess.Process
-    terminal: dict[str, Any] | None = None
+    job: Job
+    terminal: WorkerEvent | None = None
+    requested: ControlWord | None = None
+    reason: str = ""
+    watchdog: asyncio.Task | None = None
 
 
-def _is_our_worker(pid: int, run_dir: str) -> bool:
-    """True when pid is a live worker of this run_dir (its command line names run_dir/job.json)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return bool(run_dir) and f"{run_dir}/job.json".encode() in cmdline
+class Ending(StrEnum):
+    COMPLETED = "completed"
+    HALTED = "halted"  # paused or stopped: the quest waits, PAUSED, for ResumeTraining
+    SKIPPED = "skipped"
+    FAILED = "failed"  # the worker says a retry cannot help
+    CRASHED = "crashed"  # no terminal event, or a failure the worker calls retryable: restart within the budget
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    checkpoints = run_dir / "checkpoints"
-    if not checkpoints.is_dir():
-        return None
-    complete = sorted(p for p in checkpoints.iterdir() if p.is_dir() and p.name.startswith("step-"))
-    return complete[-1] if complete else None
-
-
-def model_dir_of_checkpoint(path: Path) -> Path:
-    """A checkpoint is a HF directory at its top level (trainer state beside it); older layouts nest it."""
-    return path if (path / "config.json").exists() or not (path / "model").is_dir() else path / "model"
+_WORDS = (None, *ControlWord)
+# How an attempt ends: (its terminal event, the control word sent to it) -> ending. A terminal event speaks for
+# itself; a worker that exited without one ends as the word it had been sent asked, or as a crash.
+ENDINGS: dict[tuple[WorkerEventKind | None, ControlWord | None], Ending] = {
+    **{(WorkerEventKind.COMPLETED, w): Ending.COMPLETED for w in _WORDS},
+    **{(WorkerEventKind.PAUSED, w): Ending.HALTED for w in _WORDS},
+    **{(WorkerEventKind.STOPPED, w): Ending.HALTED for w in _WORDS},
+    **{(WorkerEventKind.SKIPPED, w): Ending.SKIPPED for w in _WORDS},
+    **{(WorkerEventKind.FAILED, w): Ending.FAILED for w in _WORDS},
+    (None, None): Ending.CRASHED,
+    (None, ControlWord.PAUSE): Ending.HALTED,
+    (None, ControlWord.STOP): Ending.HALTED,
+    (None, ControlWord.SKIP): Ending.SKIPPED,
+}
+# Live (non-terminal) events: (run state, event) -> the run state it moves to; not listed: the state stays.
+# A `started` while a control request is pending moves nothing: the worker honours it before its first step.
+LIVE_TRANSITIONS: dict[tuple[RunState, WorkerEventKind], RunState] = {
+    (RunState.STARTING, WorkerEventKind.STARTED): RunState.TRAINING,
+    (RunState.STARTING, WorkerEventKind.STEP): RunState.TRAINING,
+}
+# Control requests: (what is asked, what was already sent to the running worker) -> whether to send it now.
+SENDS: dict[tuple[ControlWord, ControlWord | None], bool] = {
+    (ControlWord.PAUSE, None): True,
+    (ControlWord.STOP, None): True,
+    (ControlWord.STOP, ControlWord.PAUSE): True,  # a stop overrides a pending pause
+}
 
 
 class RunController:
     def __init__(
         self,
         *,
-        root: Path,
         settings: ControllerSettings,
         queue: QuestQueue,
         campaigns: CampaignBook,
-        heroes: HeroRegistry,
         events: EventLog,
         intake: QuestIntake,
         outbox: CheckpointOutbox,
         hero_loop: HeroLoop,
-        assets: DatasetSource | None,
-        training_config_builder: Any,
-        config_hasher: Any = None,
+        jobs: JobBuilder,
     ) -> None:
-        self.root = root
         self.settings = settings
         self.queue = queue
         self.campaigns = campaigns
-        self.heroes = heroes
         self.events = events
         self.intake = intake
         self.outbox = outbox
         self.hero_loop = hero_loop
-        self.assets = assets
-        self._build_config = training_config_builder
-        self._config_hash = config_hasher
+        self.jobs = jobs
         self._wake = asyncio.Event()
         self._closing = False
         self._attempt: _Attempt | None = None
-        self._requested: str | None = None  # "pause" | "stop" | "skip" sent to the current worker
-        self._request_reason = ""
-        self._watchdog: asyncio.Task | None = None
         self._state = RunState.IDLE
         self._campaign = ""
         self._quest = ""
@@ -174,15 +153,25 @@ class RunController:
         self._message = ""
         self._update_time = time.time()
         self._last_validation_retry = 0.0
-        (root / "runs").mkdir(parents=True, exist_ok=True)
+        self._live_handlers: dict[WorkerEventKind, Callable[[Any], Awaitable[None]]] = {
+            WorkerEventKind.STEP: self._on_step,
+            WorkerEventKind.CHECKPOINT_SAVED: self._on_checkpoint_saved,
+        }
+        self._endings: dict[Ending, Callable[[Quest, _Attempt], bool]] = {
+            Ending.COMPLETED: self._end_completed,
+            Ending.HALTED: self._end_halted,
+            Ending.SKIPPED: self._end_skipped,
+            Ending.FAILED: self._end_failed,
+            Ending.CRASHED: self._end_crashed,
+        }
 
     # ---- desired state -----------------------------------------------------------------------------------
     @property
-    def desired(self) -> str:
-        return self.queue.store.get_value(DESIRED_KEY, RUNNING)
+    def desired(self) -> Desired:
+        return Desired(self.queue.store.get_value(DESIRED_KEY, Desired.RUNNING))
 
-    def _set_desired(self, value: str) -> None:
-        self.queue.store.set_value(DESIRED_KEY, value)
+    def _set_desired(self, value: Desired) -> None:
+        self.queue.store.set_value(DESIRED_KEY, value.value)
 
     def _set_state(self, state: RunState, message: str = "") -> None:
         changed = state is not self._state
@@ -197,59 +186,59 @@ class RunController:
             )
 
     # ---- status and control (called from the servicer on the event loop) ---------------------------------
+    @property
+    def current(self) -> tuple[str, str]:
+        """(campaign, quest) the controller is on; quest is "" between quests."""
+        return self._campaign, self._quest
+
     def status(self) -> RunStatus:
-        queued = self.queue.store.query_one("SELECT COUNT(*) AS n FROM quests WHERE state = 'QUEUED'")
         restarts = 0
-        if self._quest:
+        quest, attempt = self._quest, self._attempt
+        if quest:
             with contextlib.suppress(RealmError):
-                restarts = self.queue.get(self._quest).worker_restarts
+                restarts = self.queue.get(quest).worker_restarts
         return RunStatus(
-            state=self._state, campaign=self._campaign, quest=self._quest, last_step=self._last_step,
-            last_checkpoint=self._last_checkpoint, queued_quests=int(queued["n"]) if queued else 0,
-            worker_pid=self._attempt.process.pid if self._attempt else 0, worker_restarts=restarts,
+            state=self._state, campaign=self._campaign, quest=quest, last_step=self._last_step,
+            last_checkpoint=self._last_checkpoint, queued_quests=self.queue.count_in_state(QuestState.QUEUED),
+            worker_pid=attempt.process.pid if attempt else 0, worker_restarts=restarts,
             message=self._message, update_time=self._update_time,
         )
 
-    def _send(self, word: str, reason: str) -> None:
-        assert self._attempt is not None
-        quest = self.queue.get(self._quest)
-        control = Path(quest.run_dir) / "control"
-        temp = control.with_suffix(".tmp")
-        temp.write_text(word)
-        os.replace(temp, control)
-        self._requested = word
-        self._request_reason = reason
-        if self._watchdog is None or self._watchdog.done():
-            self._watchdog = asyncio.get_running_loop().create_task(self._enforce(self._attempt))
+    def _send(self, attempt: _Attempt, word: ControlWord, reason: str) -> None:
+        write_control(Path(self.queue.get(self._quest).run_dir), word)
+        attempt.requested, attempt.reason = word, reason
+        if attempt.watchdog is None or attempt.watchdog.done():
+            attempt.watchdog = asyncio.get_running_loop().create_task(self._enforce(attempt))
 
     async def _enforce(self, attempt: _Attempt) -> None:
         """Kill a worker that has not honoured a control request in time; the request still applies."""
         await asyncio.sleep(self.settings.control_timeout_s)
         if attempt.process.returncode is None:
             log.warning("worker ignored a control request; killing it", pid=attempt.process.pid,
-                        request=self._requested)
-            _kill_group(attempt.process.pid)
+                        request=attempt.requested)
+            kill_group(attempt.process.pid)
+
+    def _halt(self, word: ControlWord, desired: Desired, reason: str, *, halting: RunState, halted: RunState,
+              pending_message: str) -> RunStatus:
+        self._set_desired(desired)
+        attempt = self._attempt
+        if attempt is None:
+            self._set_state(halted, reason or desired.value.lower())
+        elif SENDS.get((word, attempt.requested), False):
+            self._send(attempt, word, reason or desired.value.lower())
+            self._set_state(halting, reason or pending_message)
+        return self.status()
 
     def pause(self, reason: str = "") -> RunStatus:
-        self._set_desired(PAUSED)
-        if self._attempt is not None and self._requested is None:
-            self._send("pause", reason or "paused")
-            self._set_state(RunState.PAUSING, reason or "pausing: checkpoint, then release the device")
-        elif self._attempt is None:
-            self._set_state(RunState.PAUSED, reason or "paused")
-        return self.status()
+        return self._halt(ControlWord.PAUSE, Desired.PAUSED, reason, halting=RunState.PAUSING,
+                          halted=RunState.PAUSED, pending_message="pausing: checkpoint, then release the device")
 
     def stop(self, reason: str = "") -> RunStatus:
-        self._set_desired(STOPPED)
-        if self._attempt is not None and self._requested in (None, "pause"):
-            self._send("stop", reason or "stopped")
-            self._set_state(RunState.STOPPING, reason or "stopping: checkpoint, then idle until resumed")
-        elif self._attempt is None:
-            self._set_state(RunState.STOPPED, reason or "stopped")
-        return self.status()
+        return self._halt(ControlWord.STOP, Desired.STOPPED, reason, halting=RunState.STOPPING,
+                          halted=RunState.STOPPED, pending_message="stopping: checkpoint, then idle until resumed")
 
     def resume(self) -> RunStatus:
-        self._set_desired(RUNNING)
+        self._set_desired(Desired.RUNNING)
         if self._attempt is None:
             self._set_state(RunState.IDLE, "resumed")
         self._wake.set()
@@ -258,7 +247,7 @@ class RunController:
     def skip(self, name: str, reason: str = "") -> RunStatus:
         quest = self.queue.get(name)
         if self._attempt is not None and quest.name == self._quest:
-            self._send("skip", reason or "skipped")
+            self._send(self._attempt, ControlWord.SKIP, reason or "skipped")
             return self.status()
         if quest.state is QuestState.PAUSED:
             self._finish(quest, QuestState.SKIPPED, reason or "skipped while paused")
@@ -293,15 +282,15 @@ class RunController:
     def recover(self) -> None:
         """After a trainer restart: quests left RUNNING go PAUSED (resumed first); stray workers are killed."""
         for quest in self.queue.in_state(QuestState.RUNNING):
-            if quest.worker_pid and _is_our_worker(quest.worker_pid, quest.run_dir):
+            if quest.worker_pid and is_our_worker(quest.worker_pid, quest.run_dir):
                 log.warning("killing a worker left over from a previous trainer", pid=quest.worker_pid)
-                _kill_group(quest.worker_pid)
+                kill_group(quest.worker_pid)
                 deadline = time.monotonic() + 10
-                while _is_our_worker(quest.worker_pid, quest.run_dir) and time.monotonic() < deadline:
+                while is_our_worker(quest.worker_pid, quest.run_dir) and time.monotonic() < deadline:
                     time.sleep(0.05)
             self.queue.finish(quest.name, QuestState.PAUSED, "trainer restarted; resuming from the last checkpoint")
-        desired = self.desired
-        self._state = {PAUSED: RunState.PAUSED, STOPPED: RunState.STOPPED}.get(desired, RunState.IDLE)
+        self._state = {Desired.PAUSED: RunState.PAUSED, Desired.STOPPED: RunState.STOPPED}.get(
+            self.desired, RunState.IDLE)
 
     async def _tick(self) -> None:
         now = time.monotonic()
@@ -310,8 +299,8 @@ class RunController:
             await asyncio.to_thread(self.intake.revalidate_pending)
         desired = self.desired
         campaign = self.campaigns.active()
-        if desired != RUNNING:
-            self._set_state(RunState.PAUSED if desired == PAUSED else RunState.STOPPED)
+        if desired is not Desired.RUNNING:
+            self._set_state(RunState.PAUSED if desired is Desired.PAUSED else RunState.STOPPED)
             await self._sleep(self.settings.idle_poll_s)
             return
         if campaign is None:
@@ -331,64 +320,26 @@ class RunController:
         await self._run_quest(campaign, quest)
 
     # ---- one quest ---------------------------------------------------------------------------------------
-    def _model_dir_for(self, campaign: Campaign, hero: HeroSpec) -> Path:
-        """Where a new quest starts: the campaign's newest checkpoint, else its starting checkpoint, else the hero."""
-        if campaign.latest_checkpoint_dir and Path(campaign.latest_checkpoint_dir).is_dir():
-            return model_dir_of_checkpoint(Path(campaign.latest_checkpoint_dir))
-        remote = campaign.latest_checkpoint_asset or campaign.starting_checkpoint
-        if remote:
-            if self.assets is None:
-                raise FailedPrecondition(f"campaign starts from {remote} but no vault is configured")
-            # An asset never changes; an alias (starting_checkpoint) is pinned to what it named at the first pull.
-            key = remote.replace("/", "_") if remote == campaign.latest_checkpoint_asset \
-                else f"{campaign.campaign_id}-start"
-            cache = self.root / "base" / key
-            if not cache.is_dir():
-                self.assets.fetch(remote, cache)
-            return model_dir_of_checkpoint(cache)
-        return hero.model_dir
-
-    def _prepare(self, campaign: Campaign, quest: Quest) -> Path:
-        """Write run_dir/job.json (fresh quest) or flip it to resume (PAUSED quest). Returns the job path."""
-        if quest.state is QuestState.PAUSED and quest.run_dir and (Path(quest.run_dir) / "job.json").exists():
-            job_path = Path(quest.run_dir) / "job.json"
-            job = json.loads(job_path.read_text())
-            job["resume"] = latest_checkpoint(Path(quest.run_dir)) is not None
-            _write_json(job_path, job)
+    def _prepare(self, campaign: Campaign, quest: Quest) -> Job:
+        """The job to run: a PAUSED quest's own (flipped to resume), else a fresh one; marks the quest RUNNING."""
+        job = self.jobs.existing(quest) if quest.state is QuestState.PAUSED else None
+        if job is not None:
+            job = self.jobs.resumable(job)
             self.queue.mark_resumed(quest.name)
-            return job_path
-        hero = self.heroes.get(campaign.hero)
-        config = self._build_config(hero.config_defaults(), campaign.config_overrides)
-        run_dir = self.root / "runs" / quest.quest_id
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True)
-        job = {
-            "quest": quest.name,
-            "campaign": campaign.name,
-            "hero": hero.name,
-            "model_dir": str(self._model_dir_for(campaign, hero)),
-            "dataset_path": quest.file_path,
-            "run_dir": str(run_dir),
-            "config": config.to_dict(),
-            "resume": False,
-            "global_step_offset": campaign.global_step,
-            "trained_tokens_offset": campaign.trained_tokens,
-        }
-        job_path = run_dir / "job.json"
-        _write_json(job_path, job)
+            return job
+        job = self.jobs.fresh(campaign, quest)
         self.queue.mark_started(
-            quest.name, run_dir=str(run_dir), global_step_offset=campaign.global_step,
-            trained_tokens_offset=campaign.trained_tokens,
+            quest.name, run_dir=str(job.run_dir), global_step_offset=job.global_step_offset,
+            trained_tokens_offset=job.trained_tokens_offset,
         )
-        return job_path
+        return job
 
     async def _run_quest(self, campaign: Campaign, quest: Quest) -> None:
         self._campaign, self._quest = campaign.name, quest.name
         self._last_step = None
         resuming = quest.state is QuestState.PAUSED
         try:
-            job_path = await asyncio.to_thread(self._prepare, campaign, quest)
+            job = await asyncio.to_thread(self._prepare, campaign, quest)
         except RealmError as exc:
             if self.queue.get(quest.name).state in TERMINAL_QUEST_STATES:
                 self._quest = ""  # finished meanwhile (e.g. pruned by a level-up): nothing to start
@@ -400,162 +351,118 @@ class RunController:
             message="resumed" if resuming else "started",
             attributes={"resumed": str(resuming).lower(), "labels": json.dumps(quest.labels)},
         )
-        while True:
+        relaunch = True
+        while relaunch:
             self._set_state(RunState.STARTING, f"starting {quest.name}")
             try:
-                attempt = await self._launch(job_path)
+                attempt = await self._launch(job)
             except OSError as exc:  # the worker command itself cannot run: no restart will help
                 self._attempt = None
                 self._finish(self.queue.get(quest.name), QuestState.FAILED, f"cannot start the worker: {exc}")
                 return
-            outcome = attempt.terminal
-            requested, reason = self._requested, self._request_reason
-            self._attempt, self._requested, self._request_reason = None, None, ""
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-                self._watchdog = None
-            current = self.queue.get(quest.name)
-            kind = outcome["event"] if outcome else None
-            if kind == "completed":
-                self._finish(current, QuestState.COMPLETED, "completed", loss=outcome.get("loss"))
-            elif kind in ("paused", "stopped") or (kind is None and requested in ("pause", "stop")):
-                word = kind or ("paused" if requested == "pause" else "stopped")
-                self.queue.finish(quest.name, QuestState.PAUSED, reason or word)
-                stopped = word == "stopped" or self.desired == STOPPED
-                self._set_state(RunState.STOPPED if stopped else RunState.PAUSED, reason or word)
-            elif kind == "skipped" or (kind is None and requested == "skip"):
-                self._finish(current, QuestState.SKIPPED, reason or "skipped")
-            elif kind == "failed" and not outcome.get("retryable"):
-                self._finish(current, QuestState.FAILED, str(outcome.get("error") or "the worker reported a failure"))
-            elif self._closing:
-                self.queue.finish(quest.name, QuestState.PAUSED, "trainer shut down; resumes on the next start")
-            else:
-                # A crash, or a failure the worker calls retryable: resume within the restart budget.
-                code = attempt.process.returncode
-                error = f": {outcome.get('error')}" if outcome else ""
-                restarts = self.queue.count_restart(quest.name)
-                if restarts > self.settings.restart_budget:
-                    self._finish(current, QuestState.FAILED,
-                                 f"worker failed (exit {code}{error}) {restarts} times; restart budget is "
-                                 f"{self.settings.restart_budget}")
-                else:
-                    checkpoint = latest_checkpoint(Path(current.run_dir))
-                    self.events.publish(
-                        EventKind.WORKER_RESTARTED, campaign=campaign.name, quest=quest.name,
-                        checkpoint=str(checkpoint or ""),
-                        message=f"worker exited with {code}{error} without finishing; restart {restarts} of "
-                                f"{self.settings.restart_budget}"
-                                + (f", resuming from {checkpoint.name}" if checkpoint else ", from the start"),
-                        attributes={"exit_code": str(code), "restarts": str(restarts)},
-                    )
-                    job = json.loads(job_path.read_text())
-                    job["resume"] = checkpoint is not None
-                    _write_json(job_path, job)
-                    if self.desired == RUNNING:
-                        continue
-                    self.queue.finish(quest.name, QuestState.PAUSED, "worker crashed while a pause was pending")
-            return
+            self._attempt = None
+            if attempt.watchdog is not None:
+                attempt.watchdog.cancel()
+            terminal = attempt.terminal.KIND if attempt.terminal else None
+            ending = ENDINGS[(terminal, attempt.requested)]
+            relaunch = self._endings[ending](self.queue.get(quest.name), attempt)
+            if relaunch:
+                job = await asyncio.to_thread(self.jobs.resumable, job)
 
-    async def _launch(self, job_path: Path) -> _Attempt:
-        run_dir = job_path.parent
-        (run_dir / "control").unlink(missing_ok=True)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(REPO_ROOT), str(REPO_ROOT / "clients"), *filter(None, [env.get("PYTHONPATH")])]
-        )
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(self.settings.worker_env)
-        with (run_dir / "worker.log").open("ab") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                *self.settings.worker_command, "--job", str(job_path),
-                stdout=asyncio.subprocess.PIPE, stderr=stderr, stdin=asyncio.subprocess.DEVNULL,
-                cwd=str(REPO_ROOT), env=env, start_new_session=True, limit=16 * 1024 * 1024,
-            )
-        attempt = _Attempt(process)
+    async def _launch(self, job: Job) -> _Attempt:
+        clear_control(job.run_dir)
+        process = await spawn_worker(self.settings, job)
+        attempt = _Attempt(process, job)
         self._attempt = attempt
         self.queue.set_worker(self._quest, process.pid)
         # A control request made while no worker ran (e.g. pause during a crash restart) applies now.
-        if self.desired == PAUSED:
-            self._send("pause", "paused")
-        elif self.desired == STOPPED:
-            self._send("stop", "stopped")
-        assert process.stdout is not None
-        while True:
-            line = await process.stdout.readline()
-            if not line:
-                break
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # not an event line; the worker logs on stderr
-            if isinstance(event, dict) and "event" in event:
-                await self._on_event(attempt, event)
+        if self.desired is Desired.PAUSED:
+            self._send(attempt, ControlWord.PAUSE, "paused")
+        elif self.desired is Desired.STOPPED:
+            self._send(attempt, ControlWord.STOP, "stopped")
+        async for event in worker_events(process):
+            await self._on_event(attempt, event)
         await process.wait()
         return attempt
 
-    async def _on_event(self, attempt: _Attempt, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind in TERMINAL_EVENTS:
+    async def _on_event(self, attempt: _Attempt, event: WorkerEvent) -> None:
+        if event.terminal:
             attempt.terminal = event
             return
-        if kind == "started":
-            if self._requested is None:
-                self._set_state(RunState.TRAINING, f"training {self._quest}")
-        elif kind == "step":
-            step = {k: event[k] for k in STEP_FIELDS if k in event}
-            self._last_step = step
-            if self._state is RunState.STARTING:
-                self._set_state(RunState.TRAINING, f"training {self._quest}")
-            await asyncio.to_thread(self._record_step, step)
-            self.events.publish(EventKind.STEP, campaign=self._campaign, quest=self._quest, step=step)
-        elif kind == "checkpoint_saved":
-            await asyncio.to_thread(self._record_checkpoint, event)
+        next_state = LIVE_TRANSITIONS.get((self._state, event.KIND))
+        if next_state is not None and not (event.KIND is WorkerEventKind.STARTED and attempt.requested):
+            self._set_state(next_state, f"training {self._quest}")
+        handler = self._live_handlers.get(event.KIND)
+        if handler is not None:
+            await handler(event)
 
-    def _record_step(self, step: dict[str, Any]) -> None:
-        if "quest_step" in step:
-            self.queue.record_steps(self._quest, steps_done=int(step["quest_step"]),
-                                    steps_total=int(step.get("quest_steps_total", 0)))
-        if "global_step" in step:
-            before = self.campaigns.get(self._campaign).trained_tokens
-            self.campaigns.record_progress(self._campaign, global_step=int(step["global_step"]),
-                                           trained_tokens=int(step.get("trained_tokens", 0)))
-            after = self.campaigns.get(self._campaign).trained_tokens
-            old_level, new_level = level_for_xp(before), level_for_xp(after)
-            if new_level > old_level:
-                title = f"Level {new_level}"
-                self.campaigns.add_milestone(self._campaign, Milestone(
-                    title=title, description=f"{after:,} XP (trained tokens)", reach_time=time.time(),
-                    global_step=int(step["global_step"])))
-                self.events.publish(EventKind.LEVEL_UP, campaign=self._campaign, quest=self._quest,
-                                    message=f"the hero reached level {new_level}",
-                                    attributes={"level": str(new_level), "xp": str(after)})
+    async def _on_step(self, event: StepEvent) -> None:
+        step = event.metrics()
+        self._last_step = step
+        await asyncio.to_thread(self._record_step, event)
+        self.events.publish(EventKind.STEP, campaign=self._campaign, quest=self._quest, step=step)
 
-    def _record_checkpoint(self, event: dict[str, Any]) -> None:
-        path = str(event.get("path", ""))
-        quest = self.queue.get(self._quest)
-        campaign = self.campaigns.get(self._campaign)
-        self._last_checkpoint = path
-        self.campaigns.set_latest_checkpoint_dir(campaign.name, path)
-        loss = event.get("loss")
-        lineage = {
-            "hero": campaign.hero,
-            "campaign": campaign.name,
-            "quest": quest.name,
-            "source_assets": [quest.dataset_asset] if quest.dataset_asset else [],
-            "global_step": int(event.get("global_step", 0)),
-            "config_hash": str(event.get("config_hash", "")),
-            "tokenizer_hash": str(event.get("tokenizer_hash", "")),
-            "chat_template_hash": str(event.get("chat_template_hash", "")),
-            "metrics": {"loss": float(loss)} if isinstance(loss, int | float) else {},
-        }
-        self.outbox.add(checkpoint_dir=path, campaign=campaign.name, quest=quest.name,
-                        global_step=int(event.get("global_step", 0)), lineage=lineage)
+    def _record_step(self, event: StepEvent) -> None:
+        self.queue.record_steps(self._quest, steps_done=event.quest_step, steps_total=event.quest_steps_total)
+        award_xp(self.campaigns, self.events, campaign=self._campaign, quest=self._quest,
+                 global_step=event.global_step, trained_tokens=event.trained_tokens)
+
+    async def _on_checkpoint_saved(self, event: CheckpointSavedEvent) -> None:
+        self._last_checkpoint = event.path
+        await asyncio.to_thread(
+            lambda: self.outbox.record_saved(self.campaigns.get(self._campaign), self.queue.get(self._quest), event))
+
+    # ---- how an attempt ends: each returns True to launch the worker again ----------------------------------
+    def _end_completed(self, quest: Quest, attempt: _Attempt) -> bool:
+        loss = getattr(attempt.terminal, "loss", None)
+        self._finish(quest, QuestState.COMPLETED, "completed", loss=loss)
+        return False
+
+    def _end_halted(self, quest: Quest, attempt: _Attempt) -> bool:
+        if attempt.terminal is not None:
+            word = attempt.terminal.KIND.value
+        else:
+            word = "paused" if attempt.requested is ControlWord.PAUSE else "stopped"
+        self.queue.finish(quest.name, QuestState.PAUSED, attempt.reason or word)
+        stopped = word == "stopped" or self.desired is Desired.STOPPED
+        self._set_state(RunState.STOPPED if stopped else RunState.PAUSED, attempt.reason or word)
+        return False
+
+    def _end_skipped(self, quest: Quest, attempt: _Attempt) -> bool:
+        self._finish(quest, QuestState.SKIPPED, attempt.reason or "skipped")
+        return False
+
+    def _end_failed(self, quest: Quest, attempt: _Attempt) -> bool:
+        failed = attempt.terminal
+        assert isinstance(failed, FailedEvent)
+        if failed.retryable:
+            return self._end_crashed(quest, attempt)
+        self._finish(quest, QuestState.FAILED, failed.error or "the worker reported a failure")
+        return False
+
+    def _end_crashed(self, quest: Quest, attempt: _Attempt) -> bool:
+        if self._closing:
+            self.queue.finish(quest.name, QuestState.PAUSED, "trainer shut down; resumes on the next start")
+            return False
+        code = attempt.process.returncode
+        error = f": {attempt.terminal.error}" if isinstance(attempt.terminal, FailedEvent) else ""
+        restarts = self.queue.count_restart(quest.name)
+        budget = self.settings.restart_budget
+        if restarts > budget:
+            self._finish(quest, QuestState.FAILED,
+                         f"worker failed (exit {code}{error}) {restarts} times; restart budget is {budget}")
+            return False
+        checkpoint = attempt.job.latest_checkpoint()
         self.events.publish(
-            EventKind.CHECKPOINT_SAVED, campaign=campaign.name, quest=quest.name, checkpoint=path,
-            message=f"checkpoint at step {event.get('global_step')}",
-            attributes={"global_step": str(event.get("global_step", "")), "quest_step": str(event.get("quest_step", "")),
-                        "loss": str(loss if loss is not None else "")},
+            EventKind.WORKER_RESTARTED, campaign=quest.campaign, quest=quest.name, checkpoint=str(checkpoint or ""),
+            message=f"worker exited with {code}{error} without finishing; restart {restarts} of {budget}"
+                    + (f", resuming from {checkpoint.name}" if checkpoint else ", from the start"),
+            attributes={"exit_code": str(code), "restarts": str(restarts)},
         )
+        if self.desired is Desired.RUNNING:
+            return True
+        self.queue.finish(quest.name, QuestState.PAUSED, "worker crashed while a pause was pending")
+        return False
 
     def _finish(self, quest: Quest, state: QuestState, reason: str, *, loss: Any = None) -> None:
         self.queue.finish(quest.name, state, reason)
@@ -578,27 +485,12 @@ class RunController:
         attempt = self._attempt
         if attempt is None or attempt.process.returncode is not None:
             return
-        quest = self.queue.get(self._quest)
-        control = Path(quest.run_dir) / "control"
-        with contextlib.suppress(OSError):
-            control.write_text("pause")
+        with contextlib.suppress(OSError, RealmError):
+            write_control(Path(self.queue.get(self._quest).run_dir), ControlWord.PAUSE)
         try:
             await asyncio.wait_for(attempt.process.wait(), self.settings.shutdown_grace_s)
         except TimeoutError:
-            _kill_group(attempt.process.pid)
+            kill_group(attempt.process.pid)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(attempt.process.wait(), 5)
 
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    temp = path.with_suffix(".tmp")
-    with temp.open("w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)

@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from services.trainer.campaigns import CampaignBook
-from services.trainer.controller import ControllerSettings, RunController
+from services.trainer.config import TrainerConfig
+from services.trainer.controller import RunController
 from services.trainer.events import EventLog
 from services.trainer.hero_loop import HeroLoop
 from services.trainer.heroes import HeroRegistry
 from services.trainer.intake import QuestIntake
+from services.trainer.jobs import JobBuilder
 from services.trainer.levelups import LevelUpFollower
 from services.trainer.memory import ModelShape
 from services.trainer.outbox import CheckpointOutbox
@@ -33,45 +32,13 @@ from services.trainer.ports import (
 from services.trainer.progress import HeroProgress, hero_progress
 from services.trainer.quests import QuestQueue
 from services.trainer.store import TrainerStore
-from services.trainer.worker.config import build_training_config, config_hash
-
-
-@dataclass(frozen=True)
-class TrainerOptions:
-    data_root: Path  # settings.data_dir / "trainer"
-    heroes_dir: Path
-    project_root: Path
-    controller: ControllerSettings
-    max_quest_bytes: int = 2 * 1024**3
-    hero_loop_interval_s: float = 10.0
-    outbox_retry_initial_s: float = 0.5
-    outbox_retry_max_s: float = 30.0
-    event_retention: int = 200_000
-    ledger_retry_initial_s: float = 0.5
-    ledger_retry_max_s: float = 30.0
-
-    @classmethod
-    def from_section(cls, section: dict[str, Any], *, data_dir: Path, root: Path) -> TrainerOptions:
-        heroes_dir = Path(str(section.get("heroes_dir", "heroes")))
-        return cls(
-            data_root=data_dir / "trainer",
-            heroes_dir=heroes_dir if heroes_dir.is_absolute() else root / heroes_dir,
-            project_root=root,
-            controller=ControllerSettings.from_section(section),
-            max_quest_bytes=int(section.get("max_quest_bytes", 2 * 1024**3)),
-            hero_loop_interval_s=float(section.get("hero_loop_interval_s", 10.0)),
-            outbox_retry_initial_s=float(section.get("outbox_retry_initial_s", 0.5)),
-            outbox_retry_max_s=float(section.get("outbox_retry_max_s", 30.0)),
-            event_retention=int(section.get("event_retention", 200_000)),
-            ledger_retry_initial_s=float(section.get("ledger_retry_initial_s", 0.5)),
-            ledger_retry_max_s=float(section.get("ledger_retry_max_s", 30.0)),
-        )
+from services.trainer.worker.config import build_training_config
 
 
 class TrainerDomain:
     def __init__(
         self,
-        options: TrainerOptions,
+        options: TrainerConfig,
         *,
         validator: DatasetValidator,
         registry: CheckpointRegistry | None,
@@ -104,11 +71,11 @@ class TrainerDomain:
             planner=planner, intake=self.intake, queue=self.queue, campaigns=self.campaigns, heroes=self.heroes,
             min_interval_s=options.hero_loop_interval_s, level_ups=self.level_ups,
         )
+        self.jobs = JobBuilder(root=options.data_root, heroes=self.heroes, assets=assets,
+                               training_config_builder=build_training_config)
         self.controller = RunController(
-            root=options.data_root, settings=options.controller, queue=self.queue, campaigns=self.campaigns,
-            heroes=self.heroes, events=self.events, intake=self.intake, outbox=self.outbox,
-            hero_loop=self.hero_loop, assets=assets, training_config_builder=build_training_config,
-            config_hasher=config_hash,
+            settings=options.controller, queue=self.queue, campaigns=self.campaigns, events=self.events,
+            intake=self.intake, outbox=self.outbox, hero_loop=self.hero_loop, jobs=self.jobs,
         )
         self._tasks: list[asyncio.Task] = []
 
@@ -133,8 +100,8 @@ class TrainerDomain:
         return dataclasses.replace(shape, parameter_count=count) if count else shape
 
     def running_campaign(self) -> str:
-        status = self.controller.status()
-        return status.campaign if status.quest else ""
+        campaign, quest = self.controller.current
+        return campaign if quest else ""
 
     async def close(self) -> None:
         self.level_ups.close()  # ends its blocking ledger stream, so its thread can finish

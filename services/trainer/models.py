@@ -10,7 +10,6 @@ from enum import StrEnum
 from typing import Any
 
 from services.kit.errors import InvalidArgument
-from services.kit.paging import decode_offset, encode_token, page_size
 
 
 class Priority(StrEnum):
@@ -75,6 +74,22 @@ class EventKind(StrEnum):
     RUN_STATE_CHANGED = "RUN_STATE_CHANGED"
     LEVEL_UP = "LEVEL_UP"
     WORKER_RESTARTED = "WORKER_RESTARTED"
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What the run controller is doing now (GetRunStatus)."""
+
+    state: RunState
+    campaign: str
+    quest: str
+    last_step: dict[str, Any] | None
+    last_checkpoint: str
+    queued_quests: int
+    worker_pid: int
+    worker_restarts: int
+    message: str
+    update_time: float
 
 
 @dataclass(frozen=True)
@@ -162,14 +177,3 @@ def mint_id(display_name: str, *, max_len: int = 40) -> str:
     suffix = uuid.uuid4().hex[:6]
     return f"{slug}-{suffix}" if slug else f"q{uuid.uuid4().hex[:10]}"
 
-
-def encode_page_token(offset: int) -> str:
-    return encode_token(offset) if offset else ""
-
-
-def decode_page_token(token: str) -> int:
-    return decode_offset(token)
-
-
-def page_size_of(requested: int, *, default: int = 50, maximum: int = 500) -> int:
-    return page_size(requested, default=default, maximum=maximum)

@@ -20,8 +20,11 @@ import structlog
 from services.kit.errors import RealmError
 from services.trainer.campaigns import CampaignBook
 from services.trainer.events import EventLog
-from services.trainer.models import EventKind
+from services.trainer.lineage import checkpoint_lineage
+from services.trainer.models import Campaign, EventKind, Quest
 from services.trainer.ports import CheckpointRegistry
+from services.trainer.worker.checkpoints import complete_checkpoints
+from services.trainer.worker.protocol import CheckpointSavedEvent
 
 log = structlog.get_logger("realm.trainer.outbox")
 
@@ -62,6 +65,19 @@ class CheckpointOutbox:
             (checkpoint_dir, campaign, quest, global_step, json.dumps(lineage), PENDING, time.time()),
         )
         self.wake()
+
+    def record_saved(self, campaign: Campaign, quest: Quest, saved: CheckpointSavedEvent) -> None:
+        """The worker saved a checkpoint: the next quest starts from it, and it is queued for the vault."""
+        self.campaigns.set_latest_checkpoint_dir(campaign.name, saved.path)
+        self.add(checkpoint_dir=saved.path, campaign=campaign.name, quest=quest.name, global_step=saved.global_step,
+                 lineage=checkpoint_lineage(campaign, quest, saved))
+        loss = saved.loss
+        self.events.publish(
+            EventKind.CHECKPOINT_SAVED, campaign=campaign.name, quest=quest.name, checkpoint=saved.path,
+            message=f"checkpoint at step {saved.global_step}",
+            attributes={"global_step": str(saved.global_step), "quest_step": str(saved.quest_step),
+                        "loss": str(loss if loss is not None else "")},
+        )
 
     def pending(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.store.query("SELECT * FROM outbox WHERE state = ? ORDER BY id", (PENDING,))]
@@ -134,10 +150,8 @@ class CheckpointOutbox:
             self.trim(directory.parent)
 
     def trim(self, checkpoints_dir: Path) -> list[Path]:
-        """Delete confirmed checkpoint directories of one run, except the newest one present."""
-        if not checkpoints_dir.is_dir():
-            return []
-        present = sorted(p for p in checkpoints_dir.iterdir() if p.is_dir() and p.name.startswith("step-"))
+        """Delete confirmed checkpoint directories of one run, except the newest complete one."""
+        present = complete_checkpoints(checkpoints_dir)
         if len(present) <= 1:
             return []
         confirmed = {

@@ -1,4 +1,4 @@
-"""The hero's level/XP view of a campaign.
+"""The hero's level/XP view of a campaign, and the hero's level-ups as XP accrues.
 
 XP = trained tokens, as the worker counts them: non-padding tokens of the sequences trained on (prompt and
 response; padding never counts).
@@ -8,10 +8,12 @@ level 3 is 30k, level 4 is 70k, ... (level 11 is ~10M XP).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from services.trainer.campaigns import CampaignBook
-from services.trainer.models import QuestState
+from services.trainer.events import EventLog
+from services.trainer.models import EventKind, Milestone, QuestState
 from services.trainer.quests import QuestQueue
 
 XP_BASE = 10_000
@@ -58,3 +60,21 @@ def hero_progress(campaigns: CampaignBook, queue: QuestQueue, campaign_name: str
         trained_tokens=campaign.trained_tokens,
         quests_completed=queue.count(campaign=campaign.name, states={QuestState.COMPLETED}),
     )
+
+
+def award_xp(campaigns: CampaignBook, events: EventLog, *, campaign: str, quest: str, global_step: int,
+             trained_tokens: int) -> int | None:
+    """Record a step's campaign totals (they only move forward); when the XP crosses a level threshold, add a
+    milestone and publish LEVEL_UP. Returns the hero's new level, or None when it did not change."""
+    before = campaigns.get(campaign).trained_tokens
+    campaigns.record_progress(campaign, global_step=global_step, trained_tokens=trained_tokens)
+    after = campaigns.get(campaign).trained_tokens
+    old_level, new_level = level_for_xp(before), level_for_xp(after)
+    if new_level <= old_level:
+        return None
+    campaigns.add_milestone(campaign, Milestone(
+        title=f"Level {new_level}", description=f"{after:,} XP (trained tokens)", reach_time=time.time(),
+        global_step=global_step))
+    events.publish(EventKind.LEVEL_UP, campaign=campaign, quest=quest, message=f"the hero reached level {new_level}",
+                   attributes={"level": str(new_level), "xp": str(after)})
+    return new_level

@@ -10,15 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.trainer.models import (
-    Priority,
-    Quest,
-    QuestState,
-    decode_page_token,
-    encode_page_token,
-    page_size_of,
-    resource_id,
-)
+from services.kit.paging import decode_offset, encode_token
+from services.kit.paging import page_size as page_size_of
+from services.trainer.models import Priority, Quest, QuestState, resource_id
 from services.trainer.store import TrainerStore
 
 MUTABLE_QUEST_FIELDS = frozenset({"priority", "display_name", "labels"})
@@ -80,7 +74,9 @@ class QuestQueue:
     ) -> tuple[list[Quest], str]:
         """Queue order first (priority, position), then history, newest last."""
         limit = page_size_of(page_size)
-        offset = decode_page_token(page_token)
+        # A token only continues the listing it came from (same filters).
+        filters = {"campaign": campaign, "states": sorted(s.value for s in states)}
+        offset = decode_offset(page_token, filters)
         clauses: list[str] = []
         params: list[Any] = []
         if campaign:
@@ -100,13 +96,18 @@ class QuestQueue:
             (*params, limit + 1, offset),
         )
         quests = [quest_from_row(r) for r in rows[:limit]]
-        return quests, (encode_page_token(offset + limit) if len(rows) > limit else "")
+        return quests, (encode_token(offset + limit, filters) if len(rows) > limit else "")
 
     def count(self, *, campaign: str, states: frozenset[QuestState] | set[QuestState]) -> int:
         row = self.store.query_one(
             f"SELECT COUNT(*) AS n FROM quests WHERE campaign = ? AND state IN ({','.join('?' * len(states))})",
             (campaign, *(s.value for s in states)),
         )
+        return int(row["n"]) if row else 0
+
+    def count_in_state(self, state: QuestState) -> int:
+        """Quests in this state across every campaign."""
+        row = self.store.query_one("SELECT COUNT(*) AS n FROM quests WHERE state = ?", (state.value,))
         return int(row["n"]) if row else 0
 
     def next_to_run(self, campaign: str) -> Quest | None:

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from realm.common.v1 import common_pb2
 from realm.trainer.v1 import trainer_pb2 as pb
 from realm.trainer.v1 import trainer_pb2_grpc
+from services.kit.convert import enum_from_pb, enum_to_pb, from_timestamp, to_timestamp
 from services.kit.errors import InvalidArgument
-from services.trainer.controller import RunStatus
+from services.kit.paging import paginate
 from services.trainer.domain import TrainerDomain
 from services.trainer.events import Event
 from services.trainer.heroes import HeroSpec
@@ -27,33 +27,26 @@ from services.trainer.models import (
     Priority,
     Quest,
     QuestState,
-    decode_page_token,
-    encode_page_token,
-    page_size_of,
+    RunStatus,
 )
 from services.trainer.progress import HeroProgress
 
 
 # ---- conversions --------------------------------------------------------------------------------------------
-def _ts(seconds: float) -> Timestamp | None:
-    if not seconds:
-        return None
-    stamp = Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
-    return stamp
-
-
 def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     message.update(data)
     return message
 
 
-def _enum_name(prefix: str, value: int, enum: Any, field: str) -> str:
-    name = enum.Name(value)
-    if value == 0:
-        raise InvalidArgument("must be set", field=field)
-    return name.removeprefix(prefix)
+def _enum_word(pb_enum: Any, prefix: str, number: int, field: str) -> str:
+    """A proto enum as the lower-case word the memory estimate takes ("" when unset)."""
+    if not number:
+        return ""
+    try:
+        return pb_enum.Name(number).removeprefix(prefix).lower()
+    except ValueError:
+        raise InvalidArgument(f"unknown value {number}", field=field) from None
 
 
 def hero_to_pb(hero: HeroSpec) -> pb.Hero:
@@ -71,14 +64,14 @@ def hero_to_pb(hero: HeroSpec) -> pb.Hero:
 def campaign_to_pb(campaign: Campaign) -> pb.Campaign:
     return pb.Campaign(
         name=campaign.name, display_name=campaign.display_name, hero=campaign.hero,
-        state=pb.CampaignState.Value(f"CAMPAIGN_STATE_{campaign.state.value}"),
+        state=enum_to_pb(pb.CampaignState, "CAMPAIGN_STATE", campaign.state),
         starting_checkpoint=campaign.starting_checkpoint, config_overrides=_struct(campaign.config_overrides),
         skills=list(campaign.skills),
-        milestones=[pb.Milestone(title=m.title, description=m.description, reach_time=_ts(m.reach_time),
+        milestones=[pb.Milestone(title=m.title, description=m.description, reach_time=to_timestamp(m.reach_time),
                                  global_step=m.global_step) for m in campaign.milestones],
         peak_metrics=campaign.peak_metrics, global_step=campaign.global_step,
-        trained_tokens=campaign.trained_tokens, create_time=_ts(campaign.create_time),
-        update_time=_ts(campaign.update_time),
+        trained_tokens=campaign.trained_tokens, create_time=to_timestamp(campaign.create_time),
+        update_time=to_timestamp(campaign.update_time),
     )
 
 
@@ -88,12 +81,12 @@ def quest_to_pb(quest: Quest) -> pb.Quest:
         validation = json_format.ParseDict(quest.validation, common_pb2.ValidationReport(), ignore_unknown_fields=True)
     return pb.Quest(
         name=quest.name, display_name=quest.display_name, campaign=quest.campaign,
-        priority=pb.Priority.Value(f"PRIORITY_{quest.priority.value}"),
-        state=pb.QuestState.Value(f"QUEST_STATE_{quest.state.value}"), position=quest.position,
+        priority=enum_to_pb(pb.Priority, "PRIORITY", quest.priority),
+        state=enum_to_pb(pb.QuestState, "QUEST_STATE", quest.state), position=quest.position,
         dataset_asset=quest.dataset_asset, schema_id=quest.schema_id, rows=quest.rows, bytes=quest.bytes,
         sha256=quest.sha256, validation=validation, state_reason=quest.state_reason, source=quest.source,
         labels=quest.labels, steps_done=quest.steps_done, steps_total=quest.steps_total, attempts=quest.attempts,
-        create_time=_ts(quest.create_time), start_time=_ts(quest.start_time), end_time=_ts(quest.end_time),
+        create_time=to_timestamp(quest.create_time), start_time=to_timestamp(quest.start_time), end_time=to_timestamp(quest.end_time),
     )
 
 
@@ -113,18 +106,19 @@ def step_to_pb(step: dict[str, Any] | None) -> pb.StepMetrics | None:
 
 def status_to_pb(status: RunStatus) -> pb.RunStatus:
     return pb.RunStatus(
-        state=pb.RunState.Value(f"RUN_STATE_{status.state.value}"), campaign=status.campaign, quest=status.quest,
+        state=enum_to_pb(pb.RunState, "RUN_STATE", status.state), campaign=status.campaign, quest=status.quest,
         last_step=step_to_pb(status.last_step), last_checkpoint=status.last_checkpoint,
         queued_quests=status.queued_quests, worker_pid=status.worker_pid, worker_restarts=status.worker_restarts,
-        message=status.message, update_time=_ts(status.update_time),
+        message=status.message, update_time=to_timestamp(status.update_time),
     )
 
 
 def event_to_pb(event: Event) -> pb.Event:
     return pb.Event(
-        sequence=event.sequence, kind=pb.EventKind.Value(f"EVENT_KIND_{event.kind.value}"), time=_ts(event.time),
+        sequence=event.sequence, kind=enum_to_pb(pb.EventKind, "EVENT_KIND", event.kind),
+        time=to_timestamp(event.time),
         campaign=event.campaign, quest=event.quest, step=step_to_pb(event.step), checkpoint=event.checkpoint,
-        run_state=pb.RunState.Value(f"RUN_STATE_{event.run_state.value}") if event.run_state else 0,
+        run_state=enum_to_pb(pb.RunState, "RUN_STATE", event.run_state),
         message=event.message, attributes=event.attributes,
     )
 
@@ -139,9 +133,8 @@ def progress_to_pb(progress: HeroProgress) -> pb.HeroProgress:
 
 
 def header_from_pb(header: pb.QuestHeader) -> QuestHeader:
-    priority = Priority.NORMAL
-    if header.priority:
-        priority = Priority(_enum_name("PRIORITY_", header.priority, pb.Priority, "header.priority"))
+    priority = enum_from_pb(pb.Priority, "PRIORITY", header.priority, Priority, "header.priority",
+                            required=False) or Priority.NORMAL
     return QuestHeader(campaign=header.campaign, display_name=header.display_name, priority=priority,
                        schema_id=header.schema_id, sidecar_json=header.sidecar_json, labels=dict(header.labels),
                        source=header.source)
@@ -158,8 +151,9 @@ def _campaign_changes(campaign: pb.Campaign, paths: list[str]) -> dict[str, Any]
             changes[path] = dict(campaign.peak_metrics)
         elif path == "milestones":
             changes[path] = [Milestone(title=m.title, description=m.description,
-                                       reach_time=m.reach_time.ToNanoseconds() / 1e9 if m.HasField("reach_time")
-                                       else 0.0, global_step=m.global_step) for m in campaign.milestones]
+                                       reach_time=(from_timestamp(m.reach_time) if m.HasField("reach_time")
+                                                   else None) or 0.0,
+                                       global_step=m.global_step) for m in campaign.milestones]
         elif path in ("display_name", "starting_checkpoint"):
             changes[path] = getattr(campaign, path)
         else:
@@ -174,17 +168,15 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     # ---- heroes --------------------------------------------------------------------------------------
     async def ListHeroes(self, request, context):
         heroes = await asyncio.to_thread(self.domain.heroes.list)
-        limit, offset = page_size_of(request.page_size), decode_page_token(request.page_token)
-        page = heroes[offset : offset + limit]
-        more = offset + limit < len(heroes)
-        return pb.ListHeroesResponse(heroes=[hero_to_pb(h) for h in page],
-                                     next_page_token=encode_page_token(offset + limit) if more else "")
+        page, token = paginate(heroes, request.page_size, request.page_token)
+        return pb.ListHeroesResponse(heroes=[hero_to_pb(h) for h in page], next_page_token=token)
 
     async def GetHero(self, request, context):
         return pb.GetHeroResponse(hero=hero_to_pb(await asyncio.to_thread(self.domain.heroes.get, request.name)))
 
     async def GetHeroProgress(self, request, context):
-        return pb.GetHeroProgressResponse(progress=progress_to_pb(self.domain.progress(request.campaign)))
+        progress = await asyncio.to_thread(self.domain.progress, request.campaign)
+        return pb.GetHeroProgressResponse(progress=progress_to_pb(progress))
 
     # ---- campaigns -----------------------------------------------------------------------------------
     async def CreateCampaign(self, request, context):
@@ -197,13 +189,15 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.CreateCampaignResponse(campaign=campaign_to_pb(campaign))
 
     async def GetCampaign(self, request, context):
-        return pb.GetCampaignResponse(campaign=campaign_to_pb(self.domain.campaigns.get(request.name)))
+        campaign = await asyncio.to_thread(self.domain.campaigns.get, request.name)
+        return pb.GetCampaignResponse(campaign=campaign_to_pb(campaign))
 
     async def ListCampaigns(self, request, context):
-        state = CampaignState(_enum_name("CAMPAIGN_STATE_", request.state, pb.CampaignState, "state")) \
-            if request.state else None
-        campaigns, token = self.domain.campaigns.list(hero=request.hero, state=state, page_size=request.page_size,
-                                                      page_token=request.page_token)
+        state = enum_from_pb(pb.CampaignState, "CAMPAIGN_STATE", request.state, CampaignState, "state",
+                             required=False)
+        campaigns, token = await asyncio.to_thread(
+            self.domain.campaigns.list, hero=request.hero, state=state, page_size=request.page_size,
+            page_token=request.page_token)
         return pb.ListCampaignsResponse(campaigns=[campaign_to_pb(c) for c in campaigns], next_page_token=token)
 
     async def UpdateCampaign(self, request, context):
@@ -215,12 +209,13 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.UpdateCampaignResponse(campaign=campaign_to_pb(campaign))
 
     async def ActivateCampaign(self, request, context):
-        campaign = self.domain.campaigns.activate(request.name)
+        campaign = await asyncio.to_thread(self.domain.campaigns.activate, request.name)
         self.domain.controller.wake()
         return pb.ActivateCampaignResponse(campaign=campaign_to_pb(campaign))
 
     async def ArchiveCampaign(self, request, context):
-        campaign = self.domain.campaigns.archive(request.name, running_campaign=self.domain.running_campaign())
+        running = self.domain.running_campaign()  # the controller's own state: read on its loop
+        campaign = await asyncio.to_thread(self.domain.campaigns.archive, request.name, running_campaign=running)
         return pb.ArchiveCampaignResponse(campaign=campaign_to_pb(campaign))
 
     # ---- quests --------------------------------------------------------------------------------------
@@ -250,12 +245,14 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.ImportQuestResponse(quest=quest_to_pb(quest))
 
     async def GetQuest(self, request, context):
-        return pb.GetQuestResponse(quest=quest_to_pb(self.domain.queue.get(request.name)))
+        quest = await asyncio.to_thread(self.domain.queue.get, request.name)
+        return pb.GetQuestResponse(quest=quest_to_pb(quest))
 
     async def ListQuests(self, request, context):
-        states = [QuestState(_enum_name("QUEST_STATE_", s, pb.QuestState, "states")) for s in request.states]
-        quests, token = self.domain.queue.list(campaign=request.campaign, states=states,
-                                               page_size=request.page_size, page_token=request.page_token)
+        states = [enum_from_pb(pb.QuestState, "QUEST_STATE", s, QuestState, "states") for s in request.states]
+        quests, token = await asyncio.to_thread(
+            self.domain.queue.list, campaign=request.campaign, states=states, page_size=request.page_size,
+            page_token=request.page_token)
         return pb.ListQuestsResponse(quests=[quest_to_pb(q) for q in quests], next_page_token=token)
 
     async def UpdateQuest(self, request, context):
@@ -265,18 +262,20 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         changes: dict[str, Any] = {}
         for path in paths:
             if path == "priority":
-                changes[path] = Priority(_enum_name("PRIORITY_", request.quest.priority, pb.Priority,
-                                                    "quest.priority"))
+                changes[path] = enum_from_pb(pb.Priority, "PRIORITY", request.quest.priority, Priority,
+                                             "quest.priority")
             elif path == "labels":
                 changes[path] = dict(request.quest.labels)
             elif path == "display_name":
                 changes[path] = request.quest.display_name
             else:
                 changes[path] = None  # the domain names it as not mutable
-        return pb.UpdateQuestResponse(quest=quest_to_pb(self.domain.queue.update(request.quest.name, changes)))
+        quest = await asyncio.to_thread(self.domain.queue.update, request.quest.name, changes)
+        return pb.UpdateQuestResponse(quest=quest_to_pb(quest))
 
     async def MoveQuest(self, request, context):
-        quest = self.domain.queue.move(request.name, before=request.before_quest, after=request.after_quest)
+        quest = await asyncio.to_thread(self.domain.queue.move, request.name, before=request.before_quest,
+                                        after=request.after_quest)
         return pb.MoveQuestResponse(quest=quest_to_pb(quest))
 
     async def DeleteQuest(self, request, context):
@@ -284,13 +283,15 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.DeleteQuestResponse()
 
     async def RetryQuest(self, request, context):
-        quest = self.domain.queue.retry(request.name)
+        quest = await asyncio.to_thread(self.domain.queue.retry, request.name)
         if quest.state is QuestState.VALIDATING:
             quest = await asyncio.to_thread(self.domain.intake.validate, quest)
         self.domain.controller.wake()
         return pb.RetryQuestResponse(quest=quest_to_pb(quest))
 
     # ---- run control ---------------------------------------------------------------------------------
+    # The controller owns its run state on the event loop (it decides and signals the worker there); each call
+    # below is a few single-row statements, like the controller's own loop. Status reads go to a thread.
     async def PauseTraining(self, request, context):
         return pb.PauseTrainingResponse(status=status_to_pb(self.domain.controller.pause(request.reason)))
 
@@ -306,10 +307,10 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return pb.SkipQuestResponse(status=status_to_pb(self.domain.controller.skip(request.name, request.reason)))
 
     async def GetRunStatus(self, request, context):
-        return pb.GetRunStatusResponse(status=status_to_pb(self.domain.controller.status()))
+        return pb.GetRunStatusResponse(status=status_to_pb(await asyncio.to_thread(self.domain.controller.status)))
 
     async def StreamEvents(self, request, context):
-        kinds = [EventKind(_enum_name("EVENT_KIND_", k, pb.EventKind, "kinds")) for k in request.kinds]
+        kinds = [enum_from_pb(pb.EventKind, "EVENT_KIND", k, EventKind, "kinds") for k in request.kinds]
         async for event in self.domain.events.follow(request.after_sequence, kinds=kinds,
                                                      history_only=request.history_only):
             yield pb.StreamEventsResponse(event=event_to_pb(event))
@@ -332,10 +333,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
                 intermediate_size=request.intermediate_size or 4 * request.hidden_size,
                 parameter_count=request.parameter_count,
             )
-        precision = pb.Precision.Name(request.precision).removeprefix("PRECISION_").lower() \
-            if request.precision else "bf16"
-        optimizer = pb.OptimizerKind.Name(request.optimizer).removeprefix("OPTIMIZER_KIND_").lower() \
-            if request.optimizer else "adamw"
+        precision = _enum_word(pb.Precision, "PRECISION_", request.precision, "precision") or "bf16"
+        optimizer = _enum_word(pb.OptimizerKind, "OPTIMIZER_KIND_", request.optimizer, "optimizer") or "adamw"
         lora = None
         if request.lora.enabled:
             if request.lora.rank <= 0:

@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 
 from services.kit.errors import FailedPrecondition, InvalidArgument, RealmError
+from services.trainer.worker.protocol import ControlWord, FailedEvent
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -44,15 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         events.write(json.dumps(event, default=str) + "\n")
         events.flush()
 
-    recipe = None
+    job = recipe = None
     try:
-        from services.trainer.worker.job import load_job
+        from services.trainer.worker.protocol import load_job
         from services.trainer.worker.recipe import Distributed, TrainingRecipe
 
         job = load_job(args.job)
         recipe = TrainingRecipe(job, emit, Distributed.from_env())
         # SIGTERM (trainer shutting down) = pause: checkpoint at the next step boundary and exit 0.
-        signal.signal(signal.SIGTERM, lambda *_: recipe.request_stop("pause"))
+        signal.signal(signal.SIGTERM, lambda *_: recipe.request_stop(ControlWord.PAUSE))
         recipe.setup()
         outcome = recipe.train()
         logging.getLogger("realm.trainer.worker").info("quest %s: %s", job.quest, outcome)
@@ -61,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         # Deterministic failures: a resume would replay the same computation, so retrying cannot help.
         message = exc.describe() if isinstance(exc, RealmError) else str(exc)
         if rank == 0:
-            emit({"event": "failed", "error": message, "kind": type(exc).__name__, "retryable": False})
+            emit(_failed(job, message, exc, retryable=False))
         logging.getLogger("realm.trainer.worker").error("not retryable: %s", message)
         return EXIT_INVALID
     except BaseException as exc:  # noqa: BLE001 - the controller must hear about every failure
         message = exc.describe() if isinstance(exc, RealmError) else f"{type(exc).__name__}: {exc}"
         if rank == 0:
-            emit({"event": "failed", "error": message, "kind": type(exc).__name__, "retryable": True})
+            emit(_failed(job, message, exc, retryable=True))
         traceback.print_exc(file=sys.stderr)
         return EXIT_FAILED
     finally:
@@ -76,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                 recipe.cleanup()
             except Exception:  # noqa: BLE001
                 pass
+
+
+def _failed(job, message: str, exc: BaseException, *, retryable: bool) -> dict:
+    return FailedEvent(quest=job.quest if job else "", campaign=job.campaign if job else "", error=message,
+                       kind=type(exc).__name__, retryable=retryable).to_dict()
 
 
 if __name__ == "__main__":

@@ -29,12 +29,32 @@ import torch.nn.functional as F
 from services.kit.errors import FailedPrecondition
 from services.trainer.worker import checkpoints as ckpt
 from services.trainer.worker.config import config_hash
-from services.trainer.worker.job import Job, read_control
+from services.trainer.worker.model import (
+    build_model,
+    full_model_state,
+    load_optimizer_states,
+    merged_lora_state_dict,
+    optimizer_states,
+    shard_model,
+)
 from services.trainer.worker.optim import build_optimizers, build_schedulers, require_cuda
 from services.trainer.worker.packing import IGNORE_INDEX, PackedQuest, read_quest, tokenize_quest
+from services.trainer.worker.protocol import (
+    HALT_EVENTS,
+    CheckpointSavedEvent,
+    CompletedEvent,
+    ControlWord,
+    Job,
+    SkippedEvent,
+    StartedEvent,
+    StepEvent,
+    WorkerEvent,
+    read_control,
+)
 
 log = logging.getLogger("realm.trainer.worker")
 
+# Receives each event's wire form (WorkerEvent.to_dict()): __main__ prints it as one stdout line.
 Emit = Callable[[dict[str, Any]], None]
 
 
@@ -72,7 +92,7 @@ class TrainingRecipe:
         # Kept in memory: the service may trim local checkpoint dirs once the vault holds them.
         self.last_checkpoint_step: int | None = None
         self.resumed_from: Path | None = None
-        self._signal_stop: str | None = None
+        self._signal_stop: ControlWord | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -116,12 +136,14 @@ class TrainingRecipe:
         self.steps_per_epoch = math.ceil(micro_batches / cfg.gradient_accumulation_steps)
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
 
-        resume_from = ckpt.latest_checkpoint(self.job.checkpoints_dir) if self.job.resume else None
+        resume_from = self.job.latest_checkpoint() if self.job.resume else None
         if self.dist.is_main:
             ckpt.remove_partial(self.job.checkpoints_dir)
-        self.model = self._build_model(resume_from)
+        self.model = build_model(cfg, self.job.model_dir, self.device, use_bf16=self.use_bf16, resume_from=resume_from)
         if self.fsdp:
-            self._shard_model()
+            # fully_shard swaps the class (FSDPQwen3ForCausalLM); checkpoints name the real one.
+            self.architecture = type(self.model).__name__
+            shard_model(self.model, self.device, self.dist.world_size)
         self.optimizers = build_optimizers(self.model, cfg)
         self.schedulers = build_schedulers(self.optimizers, cfg, self.total_steps)
         if resume_from is not None:
@@ -145,85 +167,6 @@ class TrainingRecipe:
             return torch.device("cuda", self.dist.local_rank)
         return torch.device("cpu")
 
-    def _build_model(self, resume_from: Path | None) -> torch.nn.Module:
-        from transformers import AutoModelForCausalLM
-
-        cfg = self.cfg
-        torch.manual_seed(cfg.seed)
-        random.seed(cfg.seed)
-        if cfg.use_liger_kernel:
-            from liger_kernel.transformers import _apply_liger_kernel
-            from transformers import AutoConfig
-
-            # Fused RMSNorm / RoPE / SwiGLU kernels for the hero's architecture; the loss stays ours.
-            model_type = AutoConfig.from_pretrained(self.job.model_dir).model_type
-            _apply_liger_kernel(model_type=model_type, cross_entropy=False, fused_linear_cross_entropy=False)
-        # Full fine-tuning resumes from the checkpoint's own weights; LoRA keeps the base and reloads the adapter.
-        source = resume_from if (resume_from is not None and not cfg.lora_enabled) else self.job.model_dir
-        # Full fine-tuning keeps fp32 master weights (bf16 is autocast); a frozen LoRA base can live in bf16.
-        base_dtype = torch.bfloat16 if (cfg.lora_enabled and self.use_bf16) else torch.float32
-        load_kwargs: dict[str, Any] = {"dtype": base_dtype, "attn_implementation": cfg.attn_implementation}
-        if cfg.lora_quantize_base_4bit:
-            from transformers import BitsAndBytesConfig
-
-            load_kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
-            )
-            load_kwargs["device_map"] = {"": self.device}
-        model = AutoModelForCausalLM.from_pretrained(source, **load_kwargs)
-        if not cfg.lora_quantize_base_4bit:
-            model.to(self.device)
-        model.config.use_cache = False
-        if cfg.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if cfg.lora_enabled:
-            from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
-
-            if cfg.lora_quantize_base_4bit:
-                model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
-            if cfg.gradient_checkpointing:
-                model.enable_input_require_grads()
-            if resume_from is not None:
-                model = PeftModel.from_pretrained(model, resume_from / ckpt.STATE_DIR / "adapter", is_trainable=True)
-            else:
-                model = get_peft_model(model, LoraConfig(
-                    r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                    target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM",
-                ))
-        model.train()
-        return model
-
-    def _shard_model(self) -> None:
-        """FSDP2: shard every decoder layer, then the root (embeddings, norm, tied head)."""
-        from torch.distributed.device_mesh import init_device_mesh
-        from torch.distributed.fsdp import fully_shard
-
-        self.architecture = type(self.model).__name__
-        mesh = init_device_mesh(self.device.type, (self.dist.world_size,))
-        for layer in self.model.model.layers:
-            fully_shard(layer, mesh=mesh)
-        fully_shard(self.model, mesh=mesh)
-
-    def _optimizer_state(self) -> list[dict[str, Any]]:
-        """Optimizer state to save; under FSDP gathered into full tensors (a collective: every rank calls)."""
-        if not self.fsdp:
-            return [o.state_dict() for o in self.optimizers]
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
-
-        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        return [get_optimizer_state_dict(self.model, o, options=options) for o in self.optimizers]
-
-    def _load_optimizer_state(self, saved: list[dict[str, Any]]) -> None:
-        if not self.fsdp:
-            for optimizer, state in zip(self.optimizers, saved, strict=True):
-                optimizer.load_state_dict(state)
-            return
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
-
-        options = StateDictOptions(full_state_dict=True)
-        for optimizer, state in zip(self.optimizers, saved, strict=True):
-            set_optimizer_state_dict(self.model, optimizer, optim_state_dict=state, options=options)
-
     def _load_trainer_state(self, checkpoint: Path) -> None:
         state = ckpt.read_state(checkpoint)
         if state["config_hash"] != self.config_hash:
@@ -239,7 +182,8 @@ class TrainingRecipe:
             raise FailedPrecondition(
                 f"checkpoint {checkpoint.name} was written by a {state.get('distributed')} run", field="distributed"
             )
-        self._load_optimizer_state(torch.load(folder / "optimizer.pt", map_location=self.device, weights_only=False))
+        saved = torch.load(folder / "optimizer.pt", map_location=self.device, weights_only=False)
+        load_optimizer_states(self.model, self.optimizers, saved, fsdp=self.fsdp)
         for scheduler, saved in zip(self.schedulers, torch.load(folder / "scheduler.pt", weights_only=False), strict=True):
             scheduler.load_state_dict(saved)
         rng = torch.load(folder / "rng.pt", weights_only=False)
@@ -272,11 +216,14 @@ class TrainingRecipe:
     def global_step(self) -> int:
         return self.job.global_step_offset + self.quest_step
 
-    def emit(self, event: str, **fields: Any) -> None:
+    def emit(self, event: type[WorkerEvent], **fields: Any) -> WorkerEvent:
+        """Build the event (quest and campaign filled in) and hand it to the sink; only rank 0 reports."""
+        built = event(quest=self.job.quest, campaign=self.job.campaign, **fields)
         if self.dist.is_main:
-            self._emit({"event": event, "quest": self.job.quest, "campaign": self.job.campaign, **fields})
+            self._emit(built.to_dict())
+        return built
 
-    def request_stop(self, word: str) -> None:
+    def request_stop(self, word: ControlWord) -> None:
         """Called from a signal handler: honour like a control word at the next step boundary."""
         self._signal_stop = word
 
@@ -286,7 +233,7 @@ class TrainingRecipe:
         parameters = sum(p.numel() for p in self.model.parameters())
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         self.emit(
-            "started", hero=self.job.hero, global_step=self.global_step, quest_step=self.quest_step,
+            StartedEvent, hero=self.job.hero, global_step=self.global_step, quest_step=self.quest_step,
             quest_steps_total=self.total_steps, steps_per_epoch=self.steps_per_epoch, resumed_from=str(self.resumed_from) if self.resumed_from else None,
             examples=self.mask_report.examples, sequences=len(self.data.sequences),
             packing_efficiency=round(self.data.efficiency, 4), mask_ratio=round(self.mask_report.mask_ratio, 4),
@@ -297,15 +244,12 @@ class TrainingRecipe:
         session_start, session_steps = time.monotonic(), 0
         while True:
             control = self._control()
-            if control == "skip":
-                self.emit("skipped", global_step=self.global_step, quest_step=self.quest_step)
-                return "skipped"
-            if control in ("pause", "stop"):
-                event = "paused" if control == "pause" else "stopped"
+            if control is ControlWord.SKIP:
+                return self.emit(SkippedEvent, global_step=self.global_step, quest_step=self.quest_step).KIND.value
+            if control in HALT_EVENTS:
                 path = self.save_checkpoint() if self._unsaved_progress() else self.last_checkpoint
-                self.emit(event, global_step=self.global_step, quest_step=self.quest_step,
-                          path=str(path) if path else None)
-                return event
+                return self.emit(HALT_EVENTS[control], global_step=self.global_step, quest_step=self.quest_step,
+                                 path=str(path) if path else None).KIND.value
             if self.quest_step >= self.total_steps:
                 break
             tick = time.monotonic()
@@ -316,7 +260,7 @@ class TrainingRecipe:
             if self.quest_step % cfg.log_every_steps == 0 or self.quest_step == self.total_steps:
                 per_step = (time.monotonic() - session_start) / session_steps
                 self.emit(
-                    "step", global_step=self.global_step, quest_step=self.quest_step,
+                    StepEvent, global_step=self.global_step, quest_step=self.quest_step,
                     quest_steps_total=self.total_steps, loss=metrics["loss"], learning_rate=metrics["learning_rate"],
                     grad_norm=metrics["grad_norm"], tokens_per_second=round(metrics["tokens"] / max(elapsed, 1e-9), 1),
                     trained_tokens=self.job.trained_tokens_offset + self.trained_tokens,
@@ -328,10 +272,9 @@ class TrainingRecipe:
                     and self.quest_step < self.total_steps:
                 self.save_checkpoint()
         path = self.save_checkpoint() if self._unsaved_progress() else self.last_checkpoint
-        self.emit("completed", global_step=self.global_step, quest_step=self.quest_step, loss=self.last_loss,
-                  trained_tokens=self.job.trained_tokens_offset + self.trained_tokens,
-                  path=str(path) if path else None)
-        return "completed"
+        return self.emit(CompletedEvent, global_step=self.global_step, quest_step=self.quest_step,
+                         loss=self.last_loss, trained_tokens=self.job.trained_tokens_offset + self.trained_tokens,
+                         path=str(path) if path else None).KIND.value
 
     def _train_step(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -393,12 +336,12 @@ class TrainingRecipe:
             tensor = reduced.cpu()
         return tensor
 
-    def _control(self) -> str | None:
+    def _control(self) -> ControlWord | None:
         word = self._signal_stop or (read_control(self.job.run_dir) if self.dist.is_main else None)
         if self.dist.world_size == 1:
             return word
         # Only rank 0 reads the file; every rank must take the same decision at the same step.
-        words = (None, "pause", "stop", "skip")
+        words = (None, *ControlWord)
         code = torch.tensor([words.index(word) if word in words else 0], device=self.device)
         torch.distributed.broadcast(code, src=0)
         return words[int(code)]
@@ -423,13 +366,13 @@ class TrainingRecipe:
         """Write the HF model + trainer state for the current step atomically; returns its path (rank 0)."""
         path = None
         # Under FSDP gathering the full weights and optimizer state is a collective: every rank takes part.
-        model_state = self._full_model_state() if self.fsdp else None
-        optimizer_state = self._optimizer_state()
+        model_state = full_model_state(self.model) if self.fsdp else None
+        optimizer_state = optimizer_states(self.model, self.optimizers, fsdp=self.fsdp)
         if self.dist.is_main:
             path = self._write_checkpoint(optimizer_state, model_state)
             self.last_checkpoint = path
             self.emit(
-                "checkpoint_saved", path=str(path), global_step=self.global_step, quest_step=self.quest_step,
+                CheckpointSavedEvent, path=str(path), global_step=self.global_step, quest_step=self.quest_step,
                 config_hash=self.config_hash, tokenizer_hash=self.tokenizer_hash,
                 chat_template_hash=self.chat_template_hash, loss=self.last_loss,
             )
@@ -438,30 +381,20 @@ class TrainingRecipe:
             torch.distributed.barrier()
         return path
 
-    def _full_model_state(self) -> dict[str, torch.Tensor]:
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-        state = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-        if getattr(self.model.config, "tie_word_embeddings", False):
-            # The head shares the embedding's storage; like save_pretrained, store it once.
-            for key in getattr(self.model, "_tied_weights_keys", None) or []:
-                state.pop(key, None)
-        return state
-
     def _write_checkpoint(self, optimizer_state: list[dict[str, Any]], model_state: dict | None) -> Path:
         folder = self.job.checkpoints_dir
         temp = ckpt.temp_dir_for(folder, self.global_step)
         model = self.model
         if model_state is not None:
             model.save_pretrained(temp, state_dict=model_state, safe_serialization=True)
-            # fully_shard swaps the class (FSDPQwen3ForCausalLM); servers read `architectures`, so name the real one.
+            # Servers read `architectures`: name the real class, not FSDP's.
             config_path = temp / "config.json"
             hf_config = json.loads(config_path.read_text())
             hf_config["architectures"] = [self.architecture]
             config_path.write_text(json.dumps(hf_config, indent=2, sort_keys=True) + "\n")
         elif self.cfg.lora_enabled:
             base = model.get_base_model()
-            base.save_pretrained(temp, state_dict=_merged_lora_state_dict(model), safe_serialization=True)
+            base.save_pretrained(temp, state_dict=merged_lora_state_dict(model), safe_serialization=True)
             model.save_pretrained(temp / ckpt.STATE_DIR / "adapter")
         else:
             model.save_pretrained(temp, safe_serialization=True)
@@ -497,25 +430,3 @@ class TrainingRecipe:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-
-def _merged_lora_state_dict(peft_model) -> dict[str, torch.Tensor]:
-    """The base model's state dict with every LoRA delta folded in, without touching the live weights
-    (merge/unmerge in place would drift the frozen base by rounding)."""
-    from peft.tuners.lora import LoraLayer
-
-    merged: dict[str, torch.Tensor] = {}
-    base = peft_model.get_base_model()
-    deltas = {}
-    for name, module in base.named_modules():
-        if isinstance(module, LoraLayer):
-            delta = sum(module.get_delta_weight(a) for a in module.active_adapters if a in module.lora_A)
-            deltas[f"{name}.base_layer.weight"] = (f"{name}.weight", delta)
-    for key, value in base.state_dict().items():
-        if "lora_" in key:
-            continue
-        if key in deltas:
-            new_key, delta = deltas[key]
-            merged[new_key] = (value + delta.to(value.dtype)).detach().cpu().contiguous()
-        else:
-            merged[key.replace(".base_layer.", ".")] = value.detach().cpu().contiguous()
-    return merged

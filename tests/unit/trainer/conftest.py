@@ -17,8 +17,8 @@ import torch
 import yaml
 
 from services.kit.errors import Unavailable
-from services.trainer.controller import ControllerSettings
-from services.trainer.domain import TrainerDomain, TrainerOptions
+from services.trainer.config import ControllerSettings, TrainerConfig
+from services.trainer.domain import TrainerDomain
 
 torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
@@ -110,7 +110,7 @@ def make_domain(tmp_path: Path, hero_dir: Path, *, validator=None, registry=None
     heroes = tmp_path / "heroes"
     if not (heroes / "tiny.yaml").exists():
         write_hero(heroes, hero_dir)
-    options = TrainerOptions(
+    options = TrainerConfig(
         data_root=tmp_path / "var" / "trainer",
         heroes_dir=heroes,
         project_root=tmp_path,

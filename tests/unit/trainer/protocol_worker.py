@@ -29,9 +29,10 @@ def emit(event: str, **fields) -> None:
 def save_checkpoint(run_dir: Path, step: int, quest_step: int, loss: float, trained: int) -> Path:
     final = run_dir / "checkpoints" / f"step-{step:08d}"
     temp = run_dir / "checkpoints" / f".tmp-step-{step:08d}"
-    temp.mkdir(parents=True, exist_ok=True)
+    (temp / "trainer_state").mkdir(parents=True, exist_ok=True)
     (temp / "config.json").write_text("{}")
-    (temp / "trainer_state.json").write_text(
+    # The real worker's layout: a checkpoint is complete once trainer_state/state.json is in it.
+    (temp / "trainer_state" / "state.json").write_text(
         json.dumps({"global_step": step, "quest_step": quest_step, "loss": loss, "trained_tokens": trained})
     )
     os.replace(temp, final)
@@ -54,9 +55,10 @@ def main() -> int:
 
     quest_step, trained = 0, tokens_offset
     if job.get("resume"):
-        checkpoints = sorted((run_dir / "checkpoints").glob("step-*"))
+        checkpoints = sorted(p for p in (run_dir / "checkpoints").glob("step-*")
+                             if (p / "trainer_state" / "state.json").is_file())
         if checkpoints:
-            state = json.loads((checkpoints[-1] / "trainer_state.json").read_text())
+            state = json.loads((checkpoints[-1] / "trainer_state" / "state.json").read_text())
             quest_step, trained = state["quest_step"], state["trained_tokens"]
     emit("started", quest=job["quest"], resumed=bool(job.get("resume")), quest_step=quest_step)
     loss = 3.0 / (1 + quest_step)

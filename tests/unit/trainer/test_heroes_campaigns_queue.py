@@ -4,9 +4,11 @@ import pytest
 import yaml
 
 from services.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from services.kit.paging import decode_offset as decode_page_token
+from services.kit.paging import encode_token as encode_page_token
 from services.trainer.campaigns import CampaignBook
 from services.trainer.heroes import HeroRegistry
-from services.trainer.models import CampaignState, Priority, QuestState, decode_page_token, encode_page_token
+from services.trainer.models import CampaignState, Priority, QuestState
 from services.trainer.quests import QuestQueue
 from services.trainer.store import TrainerStore
 from services.trainer.worker.config import build_training_config

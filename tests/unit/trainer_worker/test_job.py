@@ -6,7 +6,7 @@ import pytest
 
 from services.kit.errors import InvalidArgument
 from services.trainer.worker.checkpoints import complete_checkpoints, publish, remove_partial, temp_dir_for
-from services.trainer.worker.job import job_from_dict, load_job, read_control
+from services.trainer.worker.protocol import job_from_dict, load_job, read_control
 
 JOB = {"quest": "quests/q1", "campaign": "campaigns/c1", "hero": "heroes/tiny", "model_dir": "/m",
        "dataset_path": "/d.jsonl", "run_dir": "/r", "config": {"learning_rate": 0.01}, "resume": True,

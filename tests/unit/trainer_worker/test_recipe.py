@@ -12,9 +12,9 @@ from transformers import AutoModelForCausalLM
 from services.kit.errors import FailedPrecondition
 from services.trainer.worker.checkpoints import STATE_DIR, complete_checkpoints, read_state, sha256_text
 from services.trainer.worker.config import build_training_config
-from services.trainer.worker.job import Job, job_from_dict
 from services.trainer.worker.optim import build_optimizers, lr_multiplier
 from services.trainer.worker.packing import MaskingError
+from services.trainer.worker.protocol import Job, job_from_dict
 from services.trainer.worker.recipe import TrainingRecipe
 
 

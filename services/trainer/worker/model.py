@@ -1,0 +1,134 @@
+"""Builders for the recipe's model: load the hero (full fine-tuning, LoRA or QLoRA), shard it under FSDP, and the
+state dicts a checkpoint needs (full weights under FSDP, the LoRA-merged weights, optimizer states)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from services.trainer.worker import checkpoints as ckpt
+from services.trainer.worker.config import TrainingConfig
+
+
+def build_model(cfg: TrainingConfig, model_dir: Path, device: torch.device, *, use_bf16: bool,
+                resume_from: Path | None) -> torch.nn.Module:
+    """The model to train, on `device`, in train mode; resumed from `resume_from` when given."""
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    if cfg.use_liger_kernel:
+        from liger_kernel.transformers import _apply_liger_kernel
+        from transformers import AutoConfig
+
+        # Fused RMSNorm / RoPE / SwiGLU kernels for the hero's architecture; the loss stays ours.
+        model_type = AutoConfig.from_pretrained(model_dir).model_type
+        _apply_liger_kernel(model_type=model_type, cross_entropy=False, fused_linear_cross_entropy=False)
+    # Full fine-tuning resumes from the checkpoint's own weights; LoRA keeps the base and reloads the adapter.
+    source = resume_from if (resume_from is not None and not cfg.lora_enabled) else model_dir
+    # Full fine-tuning keeps fp32 master weights (bf16 is autocast); a frozen LoRA base can live in bf16.
+    base_dtype = torch.bfloat16 if (cfg.lora_enabled and use_bf16) else torch.float32
+    load_kwargs: dict[str, Any] = {"dtype": base_dtype, "attn_implementation": cfg.attn_implementation}
+    if cfg.lora_quantize_base_4bit:
+        from transformers import BitsAndBytesConfig
+
+        load_kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
+        load_kwargs["device_map"] = {"": device}
+    model = AutoModelForCausalLM.from_pretrained(source, **load_kwargs)
+    if not cfg.lora_quantize_base_4bit:
+        model.to(device)
+    model.config.use_cache = False
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if cfg.lora_enabled:
+        model = _with_lora(model, cfg, resume_from)
+    model.train()
+    return model
+
+
+def _with_lora(model: torch.nn.Module, cfg: TrainingConfig, resume_from: Path | None) -> torch.nn.Module:
+    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+
+    if cfg.lora_quantize_base_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    if cfg.gradient_checkpointing:
+        model.enable_input_require_grads()
+    if resume_from is not None:
+        return PeftModel.from_pretrained(model, resume_from / ckpt.STATE_DIR / "adapter", is_trainable=True)
+    return get_peft_model(model, LoraConfig(
+        r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM",
+    ))
+
+
+def shard_model(model: torch.nn.Module, device: torch.device, world_size: int) -> None:
+    """FSDP2: shard every decoder layer, then the root (embeddings, norm, tied head)."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh(device.type, (world_size,))
+    for layer in model.model.layers:
+        fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+
+
+def optimizer_states(model: torch.nn.Module, optimizers: list, *, fsdp: bool) -> list[dict[str, Any]]:
+    """Optimizer state to save; under FSDP gathered into full tensors (a collective: every rank calls)."""
+    if not fsdp:
+        return [o.state_dict() for o in optimizers]
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return [get_optimizer_state_dict(model, o, options=options) for o in optimizers]
+
+
+def load_optimizer_states(model: torch.nn.Module, optimizers: list, saved: list[dict[str, Any]], *,
+                          fsdp: bool) -> None:
+    if not fsdp:
+        for optimizer, state in zip(optimizers, saved, strict=True):
+            optimizer.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True)
+    for optimizer, state in zip(optimizers, saved, strict=True):
+        set_optimizer_state_dict(model, optimizer, optim_state_dict=state, options=options)
+
+
+def full_model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The full (unsharded) weights of an FSDP model on CPU, tied weights stored once like save_pretrained."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if getattr(model.config, "tie_word_embeddings", False):
+        for key in getattr(model, "_tied_weights_keys", None) or []:
+            state.pop(key, None)
+    return state
+
+
+def merged_lora_state_dict(peft_model) -> dict[str, torch.Tensor]:
+    """The base model's state dict with every LoRA delta folded in, without touching the live weights
+    (merge/unmerge in place would drift the frozen base by rounding)."""
+    from peft.tuners.lora import LoraLayer
+
+    merged: dict[str, torch.Tensor] = {}
+    base = peft_model.get_base_model()
+    deltas = {}
+    for name, module in base.named_modules():
+        if isinstance(module, LoraLayer):
+            delta = sum(module.get_delta_weight(a) for a in module.active_adapters if a in module.lora_A)
+            deltas[f"{name}.base_layer.weight"] = (f"{name}.weight", delta)
+    for key, value in base.state_dict().items():
+        if "lora_" in key:
+            continue
+        if key in deltas:
+            new_key, delta = deltas[key]
+            merged[new_key] = (value + delta.to(value.dtype)).detach().cpu().contiguous()
+        else:
+            merged[key.replace(".base_layer.", ".")] = value.detach().cpu().contiguous()
+    return merged
