@@ -28,6 +28,7 @@ test: $(STAMP)
 	$(BIN)/python tools/protos.py check
 	$(BIN)/python -m services.curriculum.evalsets
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 protos: $(STAMP)
@@ -35,6 +36,7 @@ protos: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python tools/protos.py check
 	$(BIN)/python -m services.curriculum.evalsets
 
