@@ -10,15 +10,14 @@ import sys
 from aiohttp import web
 
 from services.gateway.app import create_app, make_runner
+from services.gateway.config import config_from_settings
 from services.kit.config import ConfigError, load_settings
 from services.kit.logs import configure_logging, get_logger
 
 
 async def serve(settings, port: int | None) -> None:
     endpoint = settings.service("gateway")
-    addresses = {name: svc.address for name, svc in settings.services.items() if name != "gateway"}
-    section = settings.section("gateway")
-    app = create_app(addresses, default_model=section.get("default_model", "models/default"))
+    app = create_app(config_from_settings(settings))
     runner = make_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, endpoint.bind_host, endpoint.port if port is None else port)
@@ -39,6 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         settings = load_settings(args.config)
+        config_from_settings(settings)  # a bad gateway section fails here, naming the key
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

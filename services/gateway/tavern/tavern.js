@@ -14,18 +14,18 @@ async function api(path, options = {}) {
 
 async function refresh() {
   try {
-    const fleet = await api("/v1/fleet");
+    const fleet = await api("/api/v1/fleet");
     const state = (fleet.status.state || "").replace("FLEET_STATE_", "");
     $("fleet").textContent = `fleet: ${state} (${fleet.status.serving || 0}/${fleet.status.total || 0})`;
     $("fleet").className = `pill ${state}`;
   } catch (e) { $("fleet").textContent = `fleet: ${e.message}`; }
   try {
-    const run = (await api("/v1/run")).status;
+    const run = (await api("/api/v1/run")).status;
     $("run").textContent = `run: ${(run.state || "").replace("RUN_STATE_", "")} ${run.quest || ""}`;
     showStep(run.last_step || {});
   } catch (e) { $("run").textContent = `run: ${e.message}`; }
   try {
-    const quests = (await api("/v1/quests?page_size=20")).quests || [];
+    const quests = (await api("/api/v1/quests?page_size=20")).quests || [];
     $("quests").tBodies[0].innerHTML = quests.map((q) =>
       `<tr><td>${q.display_name || q.name}</td><td>${(q.state || "").replace("QUEST_STATE_", "")}</td>` +
       `<td>${(q.priority || "").replace("PRIORITY_", "")}</td><td>${q.rows || 0}</td></tr>`).join("");
@@ -44,7 +44,7 @@ async function follow() {
   if (follower) follower.abort();
   follower = new AbortController();
   try {
-    const response = await fetch("/v1/events:stream", { headers: headers(), signal: follower.signal });
+    const response = await fetch("/api/v1/events:stream", { headers: headers(), signal: follower.signal });
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -71,7 +71,7 @@ function onEvent(event) {
 }
 
 document.querySelectorAll("button[data-action]").forEach((button) => button.addEventListener("click", async () => {
-  try { await api(`/v1/run:${button.dataset.action}`, { method: "POST", body: "{}" }); refresh(); }
+  try { await api(`/api/v1/run:${button.dataset.action}`, { method: "POST", body: "{}" }); refresh(); }
   catch (e) { alert(e.message); }
 }));
 
