@@ -64,7 +64,8 @@ class TrainerDomain:
             retry_initial_s=options.outbox_retry_initial_s, retry_max_s=options.outbox_retry_max_s,
         )
         self.level_ups = LevelUpFollower(
-            store=self.store, campaigns=self.campaigns, events=self.events, feed=ledger, levels=levels,
+            store=self.store, queue=self.queue, campaigns=self.campaigns, events=self.events, feed=ledger,
+            levels=levels,
             retry_initial_s=options.ledger_retry_initial_s, retry_max_s=options.ledger_retry_max_s,
         )
         self.hero_loop = HeroLoop(

@@ -144,6 +144,33 @@ class EventLog:
         )
         return [_from_row(r) for r in rows]
 
+    def max_int_attribute(self, kind: EventKind, *, campaign: str, attribute: str, match: dict[str, str],
+                          after_sequence: int = 0) -> int:
+        """The largest integer value of `attribute` among the campaign's events of this kind newer than
+        after_sequence whose attributes equal `match`; 0 when there is none."""
+        clauses, params = self._attribute_filter(match)
+        row = self.store.query_one(
+            "SELECT MAX(CAST(json_extract(payload_json, ?) AS INTEGER)) AS value FROM events "
+            f"WHERE kind = ? AND campaign = ? AND sequence > ?{clauses}",
+            (f"$.attributes.{attribute}", kind.value, campaign, after_sequence, *params),
+        )
+        return int(row["value"] or 0) if row else 0
+
+    def has_event(self, kind: EventKind, *, campaign: str, match: dict[str, str]) -> bool:
+        """Whether the campaign has an event of this kind whose attributes equal `match`."""
+        clauses, params = self._attribute_filter(match)
+        row = self.store.query_one(
+            f"SELECT 1 FROM events WHERE kind = ? AND campaign = ?{clauses} LIMIT 1",
+            (kind.value, campaign, *params),
+        )
+        return row is not None
+
+    @staticmethod
+    def _attribute_filter(match: dict[str, str]) -> tuple[str, list[str]]:
+        clauses = "".join(" AND json_extract(payload_json, ?) = ?" for _ in match)
+        params = [p for name, value in match.items() for p in (f"$.attributes.{name}", value)]
+        return clauses, params
+
     async def follow(
         self, after_sequence: int = 0, *, kinds: Iterable[EventKind] = (), history_only: bool = False
     ) -> AsyncIterator[Event]:

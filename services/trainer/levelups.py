@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from dataclasses import dataclass
 
@@ -29,8 +28,9 @@ import structlog
 from services.kit.errors import NotFound, RealmError
 from services.trainer.campaigns import CampaignBook
 from services.trainer.events import EventLog
-from services.trainer.models import EventKind, Milestone, QuestState
+from services.trainer.models import EventKind, Milestone, Quest
 from services.trainer.ports import LedgerEvent, LedgerFeed, LedgerSubscription, SkillLevels
+from services.trainer.quests import QuestQueue
 from services.trainer.store import TrainerStore
 
 log = structlog.get_logger("realm.trainer.levelups")
@@ -38,7 +38,6 @@ log = structlog.get_logger("realm.trainer.levelups")
 CURSOR_KEY = "ledger.cursor"
 LEVEL_UP = "LEVEL_UP"
 HERO_LOOP_SOURCE = "hero_loop"
-PRUNABLE_STATES = (QuestState.QUEUED.value, QuestState.VALIDATING.value)
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,7 @@ class LevelUpFollower:
         self,
         *,
         store: TrainerStore,
+        queue: QuestQueue,
         campaigns: CampaignBook,
         events: EventLog,
         feed: LedgerFeed | None,
@@ -72,6 +72,7 @@ class LevelUpFollower:
         retry_max_s: float = 30.0,
     ) -> None:
         self.store = store
+        self.queue = queue
         self.campaigns = campaigns
         self.events = events
         self.feed = feed
@@ -90,11 +91,7 @@ class LevelUpFollower:
 
     def _advance(self, sequence: int) -> None:
         # Only forward: a replay from an older cursor never moves it back.
-        self.store.execute(
-            "INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
-            "CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
-            (CURSOR_KEY, str(sequence)),
-        )
+        self.store.raise_value(CURSOR_KEY, sequence)
 
     # ---- one event -------------------------------------------------------------------------------------------
     def apply(self, event: LedgerEvent) -> LevelUpOutcome | None:
@@ -140,29 +137,14 @@ class LevelUpFollower:
     def prune(self, campaign: str, skill: str, training_level: int) -> list[str]:
         """SKIP the waiting hero-loop quests of this skill below training_level; returns their names."""
         reason = f"superseded by level-up to L{training_level}"
-        pruned: list[str] = []
-        now = time.time()
-        with self.store.transaction() as conn:
-            rows = conn.execute(
-                f"SELECT id, labels_json FROM quests WHERE campaign = ? AND source = ? "
-                f"AND state IN ({','.join('?' * len(PRUNABLE_STATES))})",
-                (campaign, HERO_LOOP_SOURCE, *PRUNABLE_STATES),
-            ).fetchall()
-            for row in rows:
-                labels = json.loads(row["labels_json"] or "{}")
-                if labels.get("skill", "").removeprefix("skills/") != skill:
-                    continue
-                level = _level(labels.get("level", ""), default=-1)
-                if level < 0 or level >= training_level:
-                    continue
-                # Conditional on the state: a quest the controller has just started is not pruned.
-                changed = conn.execute(
-                    f"UPDATE quests SET state = ?, state_reason = ?, end_time = ?, worker_pid = 0 "
-                    f"WHERE id = ? AND state IN ({','.join('?' * len(PRUNABLE_STATES))})",
-                    (QuestState.SKIPPED.value, reason, now, row["id"], *PRUNABLE_STATES),
-                ).rowcount
-                if changed:
-                    pruned.append(f"quests/{row['id']}")
+
+        def below(quest: Quest) -> bool:
+            if quest.labels.get("skill", "").removeprefix("skills/") != skill:
+                return False
+            level = _level(quest.labels.get("level", ""), default=-1)
+            return 0 <= level < training_level
+
+        pruned = self.queue.skip_waiting(campaign, source=HERO_LOOP_SOURCE, select=below, reason=reason)
         for name in pruned:
             self.events.publish(EventKind.QUEST_SKIPPED, campaign=campaign, quest=name, message=reason,
                                 attributes={"reason": "level_up", "skill": skill,
@@ -172,22 +154,12 @@ class LevelUpFollower:
     def known_training_level(self, campaign: str, skill: str, *, after_sequence: int = 0) -> int:
         """The highest training level announced by a handled level-up of this skill whose trainer event is newer
         than after_sequence (0: none)."""
-        row = self.store.query_one(
-            "SELECT MAX(CAST(json_extract(payload_json, '$.attributes.training_level') AS INTEGER)) AS level "
-            "FROM events WHERE kind = ? AND campaign = ? AND sequence > ? "
-            "AND json_extract(payload_json, '$.attributes.skill') = ?",
-            (EventKind.LEVEL_UP.value, campaign, after_sequence, skill),
-        )
-        return int(row["level"] or 0) if row else 0
+        return self.events.max_int_attribute(EventKind.LEVEL_UP, campaign=campaign, attribute="training_level",
+                                             match={"skill": skill}, after_sequence=after_sequence)
 
     def _already_emitted(self, campaign: str, skill: str, to_level: int) -> bool:
-        row = self.store.query_one(
-            "SELECT 1 FROM events WHERE kind = ? AND campaign = ? "
-            "AND json_extract(payload_json, '$.attributes.skill') = ? "
-            "AND json_extract(payload_json, '$.attributes.to_level') = ? LIMIT 1",
-            (EventKind.LEVEL_UP.value, campaign, skill, str(to_level)),
-        )
-        return row is not None
+        return self.events.has_event(EventKind.LEVEL_UP, campaign=campaign,
+                                     match={"skill": skill, "to_level": str(to_level)})
 
     def _emit(self, campaign: str, skill: str, from_level: int, to_level: int, training_level: int,
               pruned: list[str], event: LedgerEvent) -> bool:

@@ -6,13 +6,14 @@ import json
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.kit.paging import decode_offset, encode_token
 from services.kit.paging import page_size as page_size_of
-from services.trainer.models import Priority, Quest, QuestState, resource_id
+from services.trainer.models import WAITING_QUEST_STATES, Priority, Quest, QuestState, resource_id
 from services.trainer.store import TrainerStore
 
 MUTABLE_QUEST_FIELDS = frozenset({"priority", "display_name", "labels"})
@@ -127,6 +128,30 @@ class QuestQueue:
         return [quest_from_row(r) for r in self.store.query("SELECT * FROM quests WHERE state = ?", (state.value,))]
 
     # ---- writes ------------------------------------------------------------------------------------------
+    def skip_waiting(self, campaign: str, *, source: str, select: Callable[[Quest], bool], reason: str) -> list[str]:
+        """SKIP the campaign's waiting quests from `source` that `select` picks; returns their names. Conditional
+        on the state, in one transaction: a quest the controller has just started is left alone."""
+        waiting = tuple(s.value for s in WAITING_QUEST_STATES)
+        marks = ",".join("?" * len(waiting))
+        skipped: list[str] = []
+        now = time.time()
+        with self.store.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM quests WHERE campaign = ? AND source = ? AND state IN ({marks})",
+                (campaign, source, *waiting),
+            ).fetchall()
+            for quest in map(quest_from_row, rows):
+                if not select(quest):
+                    continue
+                changed = conn.execute(
+                    f"UPDATE quests SET state = ?, state_reason = ?, end_time = ?, worker_pid = 0 "
+                    f"WHERE id = ? AND state IN ({marks})",
+                    (QuestState.SKIPPED.value, reason, now, quest.quest_id, *waiting),
+                ).rowcount
+                if changed:
+                    skipped.append(quest.name)
+        return skipped
+
     def _tail_position(self, conn: sqlite3.Connection, campaign: str, priority: Priority) -> int:
         row = conn.execute(
             "SELECT COALESCE(MAX(position), -1) AS p FROM quests WHERE campaign = ? AND priority_rank = ?",
@@ -302,6 +327,11 @@ class QuestQueue:
         quest_id = resource_id(name, "quests")
         self.store.execute("UPDATE quests SET worker_restarts = worker_restarts + 1 WHERE id = ?", (quest_id,))
         return self.get(quest_id).worker_restarts
+
+    def set_reason(self, name: str, reason: str) -> Quest:
+        """Explain the quest's current state (e.g. why it still waits) without changing it."""
+        self.store.execute("UPDATE quests SET state_reason = ? WHERE id = ?", (reason, resource_id(name, "quests")))
+        return self.get(name)
 
     def record_steps(self, name: str, *, steps_done: int, steps_total: int) -> None:
         self.store.execute(

@@ -144,6 +144,14 @@ class TrainerStore:
             (key, value),
         )
 
+    def raise_value(self, key: str, value: int) -> None:
+        """Store an integer that only moves forward: an older value never replaces a newer one."""
+        self.execute(
+            "INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+            "CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+            (key, str(value)),
+        )
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
