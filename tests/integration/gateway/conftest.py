@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from dataclasses import dataclass
 
@@ -66,3 +67,77 @@ def start_gateway():
 @pytest.fixture
 def until():
     return wait_until
+
+
+class Background:
+    """Servers in an event loop on their own thread, so tests can drive them with the official synchronous
+    clients (openai, text-generation, huggingface_hub) exactly as users do."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._stack = contextlib.AsyncExitStack()
+
+    def run(self, coroutine, timeout: float = 300):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def enter(self, context_manager):
+        return self.run(self._stack.enter_async_context(context_manager))
+
+    def close(self) -> None:
+        self.run(self._stack.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+@dataclass
+class InferenceStack:
+    background: Background
+    gateway: RunningGateway
+    admin: object  # the synchronous SDK with the admin token, straight to the service
+    inference_address: str
+
+
+@contextlib.contextmanager
+def inference_behind_gateway(tmp_path, hero_dir, *, inference: dict | None = None, **gateway_overrides):
+    """A real inference service with the tiny hero loaded as models/default, and a gateway in front of it."""
+    from fixtures.kit import make_test_settings, serve_for_test
+    from realm.inference.v1 import inference_pb2
+    from services.inference.app import setup as inference_setup
+
+    background = Background()
+    try:
+        settings = make_test_settings(tmp_path, inference={"max_batch_size": 4, **(inference or {})})
+        service = background.enter(serve_for_test(settings, "inference", inference_setup))
+        admin = service.connect()
+        admin.inference.LoadModel(inference_pb2.LoadModelRequest(source=str(hero_dir), model_id="default",
+                                                                 wait=True), timeout=300)
+        running = background.enter(serve_gateway(settings, {"inference": service.address}, **gateway_overrides))
+        yield InferenceStack(background, running, admin, service.address)
+    finally:
+        background.close()
+
+
+@pytest.fixture(scope="session")
+def hero_dir(tmp_path_factory):
+    from fixtures.heroes import build_test_hero
+
+    return build_test_hero(tmp_path_factory.mktemp("hero") / "tiny-hero")
+
+
+@pytest.fixture(scope="session")
+def inference_stack():
+    """`with inference_stack(tmp_path, hero_dir, inference={...}, **gateway_overrides) as stack:`"""
+    return inference_behind_gateway
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, hero_dir, inference_stack):
+    """One inference service + gateway for a whole test module (loading the hero once)."""
+    import torch
+
+    torch.set_num_threads(1)
+    with inference_stack(tmp_path_factory.mktemp("served"), hero_dir, heartbeat_seconds=0.5) as stack:
+        yield stack
