@@ -349,12 +349,12 @@ class ProgressionStore:
         elif name == "lowest_first":
             lowest = min(s.mastered_level for s in active)
             weights = {s.skill: 1.0 for s in active if s.mastered_level == lowest}
-            why = f"lowest mastered level ({lowest}) first"
+            why = f"lowest mastered skill level ({lowest}) first"
         elif name == "catch_up":
             top = max(s.mastered_level for s in active)
             gaps = {s.skill: float(top - s.mastered_level) for s in active}
             weights = gaps if any(gaps.values()) else {s.skill: 1.0 for s in active}
-            why = f"share by gap to the leading mastered level ({top})"
+            why = f"share by gap to the leading mastered skill level ({top})"
         with self._lock:
             self._db.execute("INSERT INTO plan_counter VALUES (?, 1) ON CONFLICT (campaign) DO UPDATE "
                              "SET plans = plans + 1", (cid,))

@@ -94,7 +94,7 @@ class SdkVault:
         event = vault_pb2.LedgerEvent(
             kind=vault_pb2.LEDGER_EVENT_KIND_LEVEL_UP, campaign=campaign,
             asset=change.checkpoint if change.checkpoint.startswith("assets/") else "",
-            message=f"{change.skill} level {change.from_level} -> {change.to_level}",
+            message=change.describe(),
             attributes={"skill": change.skill, "from_level": str(change.from_level),
                         "to_level": str(change.to_level), "checkpoint": change.checkpoint,
                         "mean_accuracy": f"{change.mean_accuracy:.4f}", "source": "curriculum"})

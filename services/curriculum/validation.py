@@ -1,6 +1,7 @@
 """Dataset validation for quest intake: a JSONL byte stream in, a per-line report out.
 
 Deny by default: a dataset without a known schema id (given, or named in its `.meta.json` sidecar) is rejected,
+and so is a row with a top-level key its schema does not name (free-form data goes under `metadata`);
 never coerced. Memory stays bounded whatever the input: the stream is cut into lines as it arrives and a line
 longer than `max_line_bytes` is counted and skipped, not buffered.
 
@@ -39,6 +40,9 @@ class Severity(IntEnum):
 
 
 SCHEMAS = ("chat_sft_v1", "completion_v1")
+# Deny by default: the top-level keys each schema allows (`metadata` holds free-form data).
+ALLOWED_KEYS = {"chat_sft_v1": ("messages", "metadata"), "completion_v1": ("text", "metadata")}
+UTF8_BOM = b"\xef\xbb\xbf"
 ROLES = ("system", "user", "assistant")
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024
@@ -141,6 +145,8 @@ class DatasetValidator:
         self._seen_rows: dict[bytes, int] = {}
         self._deep_rows: Counter[str] = Counter()
         self._finished = False
+        # A file without a schema id is first looked at: one that is not JSONL text at all is reported as such.
+        self._missing_schema = rejection if rejection is not None and rejection.kind == "missing_schema" else None
         if rejection:
             self._add(rejection)
 
@@ -197,6 +203,13 @@ class DatasetValidator:
         if self._counts[key] <= self.options.findings_per_kind:
             self._findings.append(finding)
 
+    def _replace(self, old: Finding, new: Finding) -> None:
+        self._findings = [new if f is old else f for f in self._findings]
+        self._counts[(old.kind, old.severity)] -= 1
+        if not self._counts[(old.kind, old.severity)]:
+            del self._counts[(old.kind, old.severity)]
+        self._counts[(new.kind, new.severity)] += 1
+
     def _deep(self, kind: str, line: int, field_path: str, message: str) -> None:
         self._deep_rows[kind] += 1
         self._add(Finding(kind, Severity.WARNING, line, field_path, message))
@@ -204,25 +217,20 @@ class DatasetValidator:
     # ------------------------------------------------------------------ per line
     def _check_line(self, raw: bytes) -> None:
         line = self._line_no
+        if line == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM):]  # a UTF-8 byte order mark (Windows editors) is not content
+        raw = raw.removesuffix(b"\r")  # CRLF line ends
         if not raw.strip():
             self._add(Finding("blank_line", Severity.WARNING, line, "", "blank line skipped"))
             return
         self._rows += 1
         if not self._schema_ok:
+            if self._missing_schema is not None:
+                self._check_first_line_is_json(raw, line)
             return
-        if b"\x00" in raw:
-            self._add(Finding("binary_data", Severity.ERROR, line, "", "line contains NUL bytes: not text"))
-            return
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self._add(Finding("encoding", Severity.ERROR, line, "",
-                              f"not valid UTF-8 at byte {exc.start}: {exc.reason}"))
-            return
-        try:
-            row = json.loads(text)
-        except ValueError as exc:
-            self._add(Finding("json_parse", Severity.ERROR, line, "", f"invalid JSON: {exc}"))
+        row, finding = self._parse(raw, line)
+        if finding is not None:
+            self._add(finding)
             return
         if not isinstance(row, dict):
             self._add(Finding("not_object", Severity.ERROR, line, "",
@@ -232,6 +240,10 @@ class DatasetValidator:
             contents = self._check_chat(row, line)
         else:
             contents = self._check_completion(row, line)
+        # A row without its schema's main key is reported as missing that key, not as a pile of unknown ones.
+        required, *_ = ALLOWED_KEYS[self.schema_id]
+        if required in row and self._unknown_keys(row, line):
+            return
         if contents is None:
             return
         if self.options.level >= Level.STANDARD:
@@ -243,6 +255,38 @@ class DatasetValidator:
                                   "training truncates it"))
         if self.options.level >= Level.DEEP:
             self._deep_checks(row, contents, line)
+
+    @staticmethod
+    def _parse(raw: bytes, line: int) -> tuple[Any, Finding | None]:
+        """(the JSON value, None) or (None, the finding saying why the line is not JSON text)."""
+        if b"\x00" in raw:
+            return None, Finding("binary_data", Severity.ERROR, line, "",
+                                 "not UTF-8 text: the line contains NUL bytes (a binary file?)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, Finding("encoding", Severity.ERROR, line, "",
+                                 f"not UTF-8 text: invalid byte at offset {exc.start} ({exc.reason})")
+        try:
+            return json.loads(text), None
+        except ValueError as exc:
+            return None, Finding("json_parse", Severity.ERROR, line, "", f"not JSON at line {line}: {exc}")
+
+    def _unknown_keys(self, row: dict[str, Any], line: int) -> bool:
+        allowed = ALLOWED_KEYS[self.schema_id]
+        unknown = [key for key in row if key not in allowed]
+        for key in unknown:
+            self._add(Finding("unknown_field", Severity.ERROR, line, str(key),
+                              f"unknown top-level key {key!r}; {self.schema_id} allows {', '.join(allowed)} "
+                              "(put free-form data under metadata)"))
+        return bool(unknown)
+
+    def _check_first_line_is_json(self, raw: bytes, line: int) -> None:
+        """No schema was named: a first row that is not JSON text says more than "missing schema" would."""
+        missing, self._missing_schema = self._missing_schema, None
+        _, finding = self._parse(raw, line)
+        if finding is not None and missing is not None:
+            self._replace(missing, finding)
 
     def _check_chat(self, row: dict[str, Any], line: int) -> list[tuple[str, str]] | None:
         messages = row.get("messages")

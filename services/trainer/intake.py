@@ -57,8 +57,10 @@ def _sidecar_schema(sidecar_json: str) -> str:
 
 def sniff_schema(path: Path) -> str:
     """Schema of a file that names none (no header schema, no sidecar): from its first JSON row's keys.
-    The curriculum then validates every row against it, so a mixed file is still rejected line by line."""
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
+    The curriculum then validates every row against it, so a mixed file is still rejected line by line.
+    A UTF-8 byte order mark and CRLF line ends are read as such (utf-8-sig; json ignores the CR); a file that
+    is not JSON text sniffs as "" and the curriculum's report says why (not UTF-8 / not JSON at line 1)."""
+    with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
         for line in handle:
             if not line.strip():
                 continue
@@ -116,7 +118,7 @@ class TokenLengthGuard:
                     over.append((line_no, len(ids)))
             pending.clear()
 
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
+        with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue

@@ -35,6 +35,10 @@ class LevelUp:
     checkpoint: str
     mean_accuracy: float
 
+    def describe(self) -> str:
+        """The event message. Says "skill": the hero has a level of its own (from XP), never to be confused."""
+        return f"skill {self.skill} reached level {self.to_level} (mastered; was level {self.from_level})"
+
 
 @dataclass(frozen=True)
 class RegisteredCheckpoint:

@@ -193,60 +193,109 @@ class SylloSkill:
 
 
 # ---------------------------------------------------------------------------------------------- grading
+# The answer must END the response (work lines may come before it, nothing but a closing code fence after),
+# and must answer exactly the clues asked: an extra, repeated or unnumbered answer fails instead of being dropped.
 _NUMBERED = re.compile(r"^\s*(?:clue\s*)?(\d+)\s*[.):\-]\s*(.+?)\s*$", re.IGNORECASE)
 _LETTERS = re.compile(r"[^A-Za-z]")
+# One bare word per line (tiles may be joined with + or -): the plain "one answer per line" format.
+_WORD_LINE = re.compile(r"^[A-Za-z][A-Za-z+'\-]*$")
+_FENCE = re.compile(r"\s*```\s*$")
+
+
+@dataclass(frozen=True)
+class ParsedAnswers:
+    answers: dict[int, str]  # clue number -> WORD
+    format: str
+    problems: tuple[str, ...] = ()  # why the answer cannot count even where its words are right
 
 
 def _word(value: object) -> str:
     return _LETTERS.sub("", str(value)).upper()
 
 
-def _from_json(obj: object, count: int) -> dict[int, str] | None:
+def _from_json(obj: object, count: int) -> ParsedAnswers | None:
     if isinstance(obj, dict) and "solutions" in obj:
+        if len(obj) > 1:
+            extra = ", ".join(sorted(str(k) for k in obj if k != "solutions"))
+            return ParsedAnswers({}, "json", (f"keys besides solutions: {extra}",))
         obj = obj["solutions"]
     if isinstance(obj, list):
-        return {i + 1: _word(v) for i, v in enumerate(obj[:count])}
+        answers = {i + 1: _word(v) for i, v in enumerate(obj)}
+        return ParsedAnswers(answers, "json", _count_problems(answers, count))
     if isinstance(obj, dict):
-        answers = {}
+        answers, unnumbered = {}, []
         for key, value in obj.items():
             if str(key).strip().isdigit():
                 answers[int(str(key).strip())] = _word(value)
-        return answers or None
+            else:
+                unnumbered.append(str(key))
+        if not answers:
+            return None
+        problems = _count_problems(answers, count)
+        if unnumbered:
+            problems += (f"answers not numbered by clue: {', '.join(unnumbered)}",)
+        return ParsedAnswers(answers, "json", problems)
     return None
 
 
-def _json_objects(text: str) -> list[object]:
-    """Every JSON value that parses starting at a `{` or `[` in the text, in order."""
+def _count_problems(answers: dict[int, str], count: int) -> tuple[str, ...]:
+    extra = sorted(k for k in answers if not 1 <= k <= count)
+    if extra:
+        return (f"{len(answers)} answers for {count} clues (extra: {', '.join(map(str, extra))})",)
+    return ()
+
+
+def _final_json(text: str) -> object | None:
+    """The JSON value that ends the text (a closing code fence may follow), if any."""
+    text = _FENCE.sub("", text).rstrip()
     decoder = json.JSONDecoder()
-    found = []
     for match in re.finditer(r"[\[{]", text):
         try:
-            value, _ = decoder.raw_decode(text, match.start())
+            value, end = decoder.raw_decode(text, match.start())
         except ValueError:
             continue
-        found.append(value)
-    return found
+        if end == len(text):
+            return value
+    return None
 
 
-def parse_answers(response: str, count: int) -> tuple[dict[int, str], str]:
-    """Clue number -> WORD from any accepted format; also names the format found."""
-    for obj in reversed(_json_objects(response)):
-        answers = _from_json(obj, count)
-        if answers:
-            return answers, "json"
-    lines = [ln.strip() for ln in response.strip().splitlines() if ln.strip()]
-    numbered: dict[int, str] = {}
-    for line in lines:
-        m = _NUMBERED.match(line)
-        if m:
-            value = m.group(2).rsplit("=", 1)[-1]  # "1. BEAU+TI+FUL = BEAUTIFUL" names the word last
-            numbered[int(m.group(1))] = _word(value)
-    if numbered:
-        return numbered, "numbered"
+def _trailing(lines: list[str], keep) -> list[str]:
+    """The longest run of lines at the end for which keep(line) holds."""
+    run: list[str] = []
+    for line in reversed(lines):
+        if not keep(line):
+            break
+        run.append(line)
+    return run[::-1]
+
+
+def parse_answers(response: str, count: int) -> ParsedAnswers:
+    """Clue number -> WORD from the accepted format that ends the response; also names the format found."""
+    final = _final_json(response)
+    if final is not None and (parsed := _from_json(final, count)) is not None:
+        return parsed
+    lines = [ln.strip() for ln in _FENCE.sub("", response).strip().splitlines() if ln.strip()]
+    numbered_lines = _trailing(lines, _NUMBERED.match)
+    if numbered_lines:
+        answers: dict[int, str] = {}
+        repeated = []
+        for line in numbered_lines:
+            m = _NUMBERED.match(line)
+            number = int(m.group(1))
+            if number in answers:
+                repeated.append(str(number))
+            answers[number] = _word(m.group(2).rsplit("=", 1)[-1])  # "1. BEAU+TI+FUL = BEAUTIFUL": word last
+        problems = _count_problems(answers, count)
+        if repeated:
+            problems += (f"clues answered more than once: {', '.join(repeated)}",)
+        return ParsedAnswers(answers, "numbered", problems)
     if lines and "," in lines[-1]:
-        return {i + 1: _word(v) for i, v in enumerate(lines[-1].split(",")[:count])}, "comma"
-    tail = lines[-count:] if lines else []
-    return {i + 1: _word(v) for i, v in enumerate(tail)}, "lines"
+        items = lines[-1].split(",")
+        answers = {i + 1: _word(v) for i, v in enumerate(items)}
+        return ParsedAnswers(answers, "comma", _count_problems(answers, count))
+    words = _trailing(lines, _WORD_LINE.match)
+    answers = {i + 1: _word(v) for i, v in enumerate(words)}
+    return ParsedAnswers(answers, "lines", _count_problems(answers, count))
 
 
 def _segment_all(words: Sequence[str], inventory: Counter) -> bool:
@@ -272,19 +321,22 @@ def _segment_all(words: Sequence[str], inventory: Counter) -> bool:
 
 def grade_syllo(payload, response: str) -> GradeOutcome:
     expected: list[str] = list(payload["words"])
-    answers, fmt = parse_answers(response, len(expected))
+    parsed = parse_answers(response, len(expected))
+    answers, fmt = parsed.answers, parsed.format
     right = [answers.get(i + 1, "") == word for i, word in enumerate(expected)]
     partial = sum(right) / len(expected)
-    parsed = json.dumps({str(k): v for k, v in sorted(answers.items())})
+    summary = json.dumps({str(k): v for k, v in sorted(answers.items())})
+    if parsed.problems:
+        return GradeOutcome(False, partial, summary, f"{'; '.join(parsed.problems)} "
+                                                     f"({sum(right)}/{len(expected)} words right, {fmt})")
     given = [w for w in answers.values() if w]
-    inventory_ok = _segment_all(given, Counter(payload["bank"]))
-    if not inventory_ok:
-        return GradeOutcome(False, partial, parsed, f"tile misuse: the answers cannot be built from the bank "
-                                                    f"({sum(right)}/{len(expected)} words right, {fmt})")
+    if not _segment_all(given, Counter(payload["bank"])):
+        return GradeOutcome(False, partial, summary, f"tile misuse: the answers cannot be built from the bank "
+                                                     f"({sum(right)}/{len(expected)} words right, {fmt})")
     if all(right):
-        return GradeOutcome(True, 1.0, parsed, f"all {len(expected)} words right ({fmt})")
+        return GradeOutcome(True, 1.0, summary, f"all {len(expected)} words right ({fmt})")
     wrong = [str(i + 1) for i, ok in enumerate(right) if not ok]
-    return GradeOutcome(False, partial, parsed, f"wrong or missing words for clues {', '.join(wrong)} ({fmt})")
+    return GradeOutcome(False, partial, summary, f"wrong or missing words for clues {', '.join(wrong)} ({fmt})")
 
 
 @lru_cache(maxsize=1)
