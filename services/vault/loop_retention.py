@@ -5,16 +5,26 @@ campaign)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 
-from services.vault.domain import VaultDomain
+from services.vault.models import GcResult
 
 log = structlog.get_logger("realm.vault.retention")
 
 
+class RegistrationSource(Protocol):
+    """What the loop needs of the domain: hear about new checkpoints, run a campaign's retention."""
+
+    checkpoint_listeners: list[Callable[[str], None]]
+
+    def retain_after_registration(self, campaign: str) -> GcResult: ...
+
+
 class RetentionAfterRegistration:
-    def __init__(self, domain: VaultDomain) -> None:
+    def __init__(self, domain: RegistrationSource) -> None:
         self._domain = domain
         self._due: list[str] = []  # campaigns waiting for a run, in arrival order, each once
         self._cond = threading.Condition()
