@@ -85,14 +85,14 @@ class InferenceConfig:
         dtype = _string(section, "dtype", "float32")
         if dtype not in DTYPES:
             raise ConfigError("inference.dtype", f"must be one of {sorted(DTYPES)}")
-        raw_limits = section.get("limits") or {}
+        raw_limits = section.get("limits", {}) if section.get("limits") is not None else {}
         if not isinstance(raw_limits, Mapping):
             raise ConfigError("inference.limits", "must be a mapping")
         try:
             limits = GenerationLimits.from_section(dict(raw_limits))
         except InvalidArgument as error:
             raise ConfigError(error.field or "inference.limits", error.message) from None
-        tokenizers = section.get("tgi_tokenizers") or {}
+        tokenizers = section.get("tgi_tokenizers", {}) if section.get("tgi_tokenizers") is not None else {}
         if not isinstance(tokenizers, Mapping):
             raise ConfigError("inference.tgi_tokenizers", "must be a mapping of TGI URL -> tokenizer directory")
         retry = section.get("follow_retry_seconds", 5.0)

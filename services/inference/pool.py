@@ -399,6 +399,9 @@ class ModelPool:
         if reference is not None and entry is not None and entry.task is not None and not entry.task.done():
             await asyncio.shield(entry.task)
             if entry.failure is not None and entry.backend is None:
+                if self._entries.get(model_id) is entry:  # a failed on-demand load leaves nothing behind
+                    del self._entries[model_id]
+                    self._update_gauges()
                 raise type(entry.failure)(entry.failure.message, field="model")
         return self._serving(name)
 
