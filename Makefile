@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test protos lint bench setup clean-venv
+.PHONY: run test protos lint bench setup clean-venv images
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+# The four host-role images (docker/README.md). IMAGE_PROFILE=cpu: local debootstrap base + the local torch CPU
+# wheel (no registry needed); IMAGE_PROFILE=cuda: the production build (CUDA torch, bitsandbytes, liger-kernel).
+IMAGE_PROFILE ?= cpu
+images:
+	python3 docker/images.py build --profile $(IMAGE_PROFILE)
 
 clean-venv:
 	rm -rf $(VENV)
