@@ -91,17 +91,21 @@ def add_to_server(servicer: MaintenanceServicer, server) -> None:
     maintenance_pb2_grpc.add_MaintenanceServiceServicer_to_server(servicer, server)
 
 
-async def backup_schedule(manager: BackupManager, interval_s: float) -> None:
+async def backup_schedule(manager: BackupManager, interval_s: float,
+                          on_backup: Callable[[BackupRecord | Exception], None] | None = None) -> None:
     """Every interval, a scheduled backup of every declared store; a failure is logged and the schedule goes on."""
     while True:
         await asyncio.sleep(interval_s)
         if not manager.stores:
             continue
         try:
-            record = await asyncio.to_thread(manager.create, REASON_SCHEDULED)
-            log.info("scheduled backup", backup=record.name, bytes=record.total_bytes)
-        except Exception:
+            outcome: BackupRecord | Exception = await asyncio.to_thread(manager.create, REASON_SCHEDULED)
+            log.info("scheduled backup", backup=outcome.name, bytes=outcome.total_bytes)
+        except Exception as exc:
+            outcome = exc
             log.exception("scheduled backup failed", service=manager.service)
+        if on_backup is not None:
+            on_backup(outcome)
 
 
 async def cancel(task: asyncio.Task | None) -> None:
