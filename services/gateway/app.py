@@ -79,7 +79,8 @@ class Gateway:
 
 def create_app(config: GatewayConfig) -> web.Application:
     gateway = Gateway(config)
-    app = web.Application(middlewares=make_middlewares(config, gateway.metrics, gateway.sessions),
+    middlewares = make_middlewares(config, gateway.metrics, gateway.sessions, gateway.transcoder.label)
+    app = web.Application(middlewares=middlewares,
                           client_max_size=config.limits.json_bytes)
     add = app.router
     add.add_get("/healthz", gateway.healthz)

@@ -96,7 +96,10 @@ def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
     return host in allowed
 
 
-def make_middlewares(config: GatewayConfig, metrics: Metrics, sessions) -> list:
+def make_middlewares(config: GatewayConfig, metrics: Metrics, sessions,
+                     api_label: Callable[[web.Request], str] | None = None) -> list:
+    """`api_label` names the REST route a request is for (its template), for metrics even when it fails early."""
+
     @web.middleware
     async def observe(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
         incoming = request.headers.get("X-Request-Id", "")
@@ -122,7 +125,7 @@ def make_middlewares(config: GatewayConfig, metrics: Metrics, sessions) -> list:
             response = error_response(request, HttpError(500, "internal error"))
             status = 500
         finally:
-            label = request.get(ROUTE_LABEL_KEY) or _route_label(request)
+            label = request.get(ROUTE_LABEL_KEY) or _route_label(request, api_label)
             metrics.requests.labels(label, request.method, str(status)).inc()
             metrics.latency.labels(label).observe(time.perf_counter() - started)
         if not response.prepared:
@@ -160,10 +163,12 @@ def make_middlewares(config: GatewayConfig, metrics: Metrics, sessions) -> list:
 _ids = itertools.count(1)
 
 
-def _route_label(request: web.Request) -> str:
+def _route_label(request: web.Request, api_label) -> str:
     resource = request.match_info.route.resource
     if resource is None:
         return "unmatched"
+    if api_label is not None and resource.canonical.endswith("{tail}"):
+        return api_label(request)
     return resource.canonical
 
 

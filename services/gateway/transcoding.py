@@ -75,6 +75,14 @@ class Transcoder:
             raise HttpError(405, f"{verb} is not allowed on {PREFIX}{path}; use {', '.join(sorted(other_verbs))}")
         raise HttpError(404, f"no API route for {verb} {PREFIX}{path}")
 
+    def label(self, request: web.Request) -> str:
+        """The route's template for metrics (bounded: never the raw path)."""
+        try:
+            route, _ = self.match(request.method, request.rel_url.raw_path[len(PREFIX):])
+        except HttpError:
+            return PREFIX + "/(unmatched)"
+        return PREFIX + route.template
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.rel_url.raw_path
         route, path_values = self.match(request.method, raw_path[len(PREFIX):])
