@@ -315,6 +315,9 @@ class BackupManager:
         """The backup, after checking each file's size, sha256 and integrity; FailedPrecondition if damaged."""
         record = self.get(backup_id)
         for item in record.files:
+            # A manifest only ever names plain files beside it and stores under their recorded paths.
+            if Path(item.file).name != item.file or ".." in Path(item.store_path).parts:
+                raise FailedPrecondition(f"backup {backup_id}: the manifest names an unsafe path", field="name")
             path = self.directory / backup_id / item.file
             if not path.is_file():
                 raise FailedPrecondition(f"backup {backup_id} lacks {item.file}", field="name")

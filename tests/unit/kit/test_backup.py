@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -249,3 +250,16 @@ def test_backup_settings_defaults_and_relative_dir(tmp_path):
     configured = BackupSettings.from_settings(make_test_settings(tmp_path, backup={"dir": "elsewhere", "keep": 2,
                                                                                    "interval_s": 60}))
     assert (configured.root, configured.keep, configured.interval_s) == (Path(tmp_path) / "elsewhere", 2, 60.0)
+
+
+def test_a_manifest_naming_paths_outside_is_refused(manager):
+    path = manager.data_dir / "store.sqlite3"
+    open_store(path).close()
+    manager.declare("main", path)
+    record = manager.create()
+    manifest = manager.directory / record.id / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["files"][0]["store_path"] = "../../outside.sqlite3"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(FailedPrecondition, match="unsafe path"):
+        manager.stage_restore(record.id)
