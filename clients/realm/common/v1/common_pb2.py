@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crealm/common/v1/common.proto\x12\x0frealm.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"|\n\x11ValidationFinding\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12+\n\x08severity\x18\x02 \x01(\x0e\x32\x19.realm.common.v1.Severity\x12\x0c\n\x04line\x18\x03 \x01(\x03\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"X\n\x0c\x46indingCount\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12+\n\x08severity\x18\x02 \x01(\x0e\x32\x19.realm.common.v1.Severity\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"\xb2\x03\n\x10ValidationReport\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x11\n\tschema_id\x18\x02 \x01(\t\x12/\n\x05level\x18\x03 \x01(\x0e\x32 .realm.common.v1.ValidationLevel\x12\x0c\n\x04rows\x18\x04 \x01(\x03\x12\r\n\x05\x62ytes\x18\x05 \x01(\x03\x12\x34\n\x08\x66indings\x18\x06 \x03(\x0b\x32\".realm.common.v1.ValidationFinding\x12-\n\x06\x63ounts\x18\x07 \x03(\x0b\x32\x1d.realm.common.v1.FindingCount\x12\x13\n\x0b\x65rror_count\x18\x08 \x01(\x03\x12\x15\n\rwarning_count\x18\t \x01(\x03\x12;\n\x05stats\x18\n \x03(\x0b\x32,.realm.common.v1.ValidationReport.StatsEntry\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a,\n\nStatsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"b\n\x0bMemoryUsage\x12\x17\n\x0f\x61llocated_bytes\x18\x01 \x01(\x03\x12\x16\n\x0ereserved_bytes\x18\x02 \x01(\x03\x12\x12\n\npeak_bytes\x18\x03 \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t*a\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x12\n\x0eSEVERITY_ERROR\x10\x03*\x89\x01\n\x0fValidationLevel\x12 \n\x1cVALIDATION_LEVEL_UNSPECIFIED\x10\x00\x12\x1a\n\x16VALIDATION_LEVEL_QUICK\x10\x01\x12\x1d\n\x19VALIDATION_LEVEL_STANDARD\x10\x02\x12\x19\n\x15VALIDATION_LEVEL_DEEP\x10\x03\x42\x02P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crealm/common/v1/common.proto\x12\x0frealm.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"|\n\x11ValidationFinding\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12+\n\x08severity\x18\x02 \x01(\x0e\x32\x19.realm.common.v1.Severity\x12\x0c\n\x04line\x18\x03 \x01(\x03\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"X\n\x0c\x46indingCount\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12+\n\x08severity\x18\x02 \x01(\x0e\x32\x19.realm.common.v1.Severity\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"\xcd\x03\n\x10ValidationReport\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x11\n\tschema_id\x18\x02 \x01(\t\x12/\n\x05level\x18\x03 \x01(\x0e\x32 .realm.common.v1.ValidationLevel\x12\x0c\n\x04rows\x18\x04 \x01(\x03\x12\r\n\x05\x62ytes\x18\x05 \x01(\x03\x12\x34\n\x08\x66indings\x18\x06 \x03(\x0b\x32\".realm.common.v1.ValidationFinding\x12-\n\x06\x63ounts\x18\x07 \x03(\x0b\x32\x1d.realm.common.v1.FindingCount\x12\x13\n\x0b\x65rror_count\x18\x08 \x01(\x03\x12\x15\n\rwarning_count\x18\t \x01(\x03\x12;\n\x05stats\x18\n \x03(\x0b\x32,.realm.common.v1.ValidationReport.StatsEntry\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11validator_version\x18\x0c \x01(\t\x1a,\n\nStatsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"b\n\x0bMemoryUsage\x12\x17\n\x0f\x61llocated_bytes\x18\x01 \x01(\x03\x12\x16\n\x0ereserved_bytes\x18\x02 \x01(\x03\x12\x12\n\npeak_bytes\x18\x03 \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t*a\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x12\n\x0eSEVERITY_ERROR\x10\x03*\x89\x01\n\x0fValidationLevel\x12 \n\x1cVALIDATION_LEVEL_UNSPECIFIED\x10\x00\x12\x1a\n\x16VALIDATION_LEVEL_QUICK\x10\x01\x12\x1d\n\x19VALIDATION_LEVEL_STANDARD\x10\x02\x12\x19\n\x15VALIDATION_LEVEL_DEEP\x10\x03\x42\x02P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'P\001'
   _globals['_VALIDATIONREPORT_STATSENTRY']._loaded_options = None
   _globals['_VALIDATIONREPORT_STATSENTRY']._serialized_options = b'8\001'
-  _globals['_SEVERITY']._serialized_start=881
-  _globals['_SEVERITY']._serialized_end=978
-  _globals['_VALIDATIONLEVEL']._serialized_start=981
-  _globals['_VALIDATIONLEVEL']._serialized_end=1118
+  _globals['_SEVERITY']._serialized_start=908
+  _globals['_SEVERITY']._serialized_end=1005
+  _globals['_VALIDATIONLEVEL']._serialized_start=1008
+  _globals['_VALIDATIONLEVEL']._serialized_end=1145
   _globals['_CHATMESSAGE']._serialized_start=82
   _globals['_CHATMESSAGE']._serialized_end=126
   _globals['_VALIDATIONFINDING']._serialized_start=128
@@ -46,9 +46,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FINDINGCOUNT']._serialized_start=254
   _globals['_FINDINGCOUNT']._serialized_end=342
   _globals['_VALIDATIONREPORT']._serialized_start=345
-  _globals['_VALIDATIONREPORT']._serialized_end=779
-  _globals['_VALIDATIONREPORT_STATSENTRY']._serialized_start=735
-  _globals['_VALIDATIONREPORT_STATSENTRY']._serialized_end=779
-  _globals['_MEMORYUSAGE']._serialized_start=781
-  _globals['_MEMORYUSAGE']._serialized_end=879
+  _globals['_VALIDATIONREPORT']._serialized_end=806
+  _globals['_VALIDATIONREPORT_STATSENTRY']._serialized_start=762
+  _globals['_VALIDATIONREPORT_STATSENTRY']._serialized_end=806
+  _globals['_MEMORYUSAGE']._serialized_start=808
+  _globals['_MEMORYUSAGE']._serialized_end=906
 # @@protoc_insertion_point(module_scope)

@@ -65,7 +65,7 @@ class FindingCount(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ValidationReport(_message.Message):
-    __slots__ = ("accepted", "schema_id", "level", "rows", "bytes", "findings", "counts", "error_count", "warning_count", "stats", "create_time")
+    __slots__ = ("accepted", "schema_id", "level", "rows", "bytes", "findings", "counts", "error_count", "warning_count", "stats", "create_time", "validator_version")
     class StatsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class ValidationReport(_message.Message):
     WARNING_COUNT_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    VALIDATOR_VERSION_FIELD_NUMBER: _ClassVar[int]
     accepted: bool
     schema_id: str
     level: ValidationLevel
@@ -95,7 +96,8 @@ class ValidationReport(_message.Message):
     warning_count: int
     stats: _containers.ScalarMap[str, float]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, accepted: _Optional[bool] = ..., schema_id: _Optional[str] = ..., level: _Optional[_Union[ValidationLevel, str]] = ..., rows: _Optional[int] = ..., bytes: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[ValidationFinding, _Mapping]]] = ..., counts: _Optional[_Iterable[_Union[FindingCount, _Mapping]]] = ..., error_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., stats: _Optional[_Mapping[str, float]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    validator_version: str
+    def __init__(self, accepted: _Optional[bool] = ..., schema_id: _Optional[str] = ..., level: _Optional[_Union[ValidationLevel, str]] = ..., rows: _Optional[int] = ..., bytes: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[ValidationFinding, _Mapping]]] = ..., counts: _Optional[_Iterable[_Union[FindingCount, _Mapping]]] = ..., error_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., stats: _Optional[_Mapping[str, float]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., validator_version: _Optional[str] = ...) -> None: ...
 
 class MemoryUsage(_message.Message):
     __slots__ = ("allocated_bytes", "reserved_bytes", "peak_bytes", "device")

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from realm.curriculum.v1 import curriculum_pb2 as realm_dot_curriculum_dot_v1_dot_curriculum__pb2
+from realm.curriculum.v1 import passives_pb2 as realm_dot_curriculum_dot_v1_dot_passives__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -114,6 +115,16 @@ class CurriculumServiceStub:
                 '/realm.curriculum.v1.CurriculumService/BuildSparringRows',
                 request_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsRequest.SerializeToString,
                 response_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsResponse.FromString,
+                _registered_method=True)
+        self.SchedulePassives = channel.unary_unary(
+                '/realm.curriculum.v1.CurriculumService/SchedulePassives',
+                request_serializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.SchedulePassivesRequest.SerializeToString,
+                response_deserializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.SchedulePassivesResponse.FromString,
+                _registered_method=True)
+        self.GetPassivesReport = channel.unary_unary(
+                '/realm.curriculum.v1.CurriculumService/GetPassivesReport',
+                request_serializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportRequest.SerializeToString,
+                response_deserializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportResponse.FromString,
                 _registered_method=True)
 
 
@@ -228,6 +239,20 @@ class CurriculumServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SchedulePassives(self, request, context):
+        """Transfer baselines (passives.proto): queue a background run of the campaign's passive eval sets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPassivesReport(self, request, context):
+        """Gain or loss against the base model per skill and level, for every checkpoint measured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CurriculumServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -310,6 +335,16 @@ def add_CurriculumServiceServicer_to_server(servicer, server):
                     servicer.BuildSparringRows,
                     request_deserializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsRequest.FromString,
                     response_serializer=realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsResponse.SerializeToString,
+            ),
+            'SchedulePassives': grpc.unary_unary_rpc_method_handler(
+                    servicer.SchedulePassives,
+                    request_deserializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.SchedulePassivesRequest.FromString,
+                    response_serializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.SchedulePassivesResponse.SerializeToString,
+            ),
+            'GetPassivesReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPassivesReport,
+                    request_deserializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportRequest.FromString,
+                    response_serializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -745,6 +780,60 @@ class CurriculumService:
             '/realm.curriculum.v1.CurriculumService/BuildSparringRows',
             realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsRequest.SerializeToString,
             realm_dot_curriculum_dot_v1_dot_curriculum__pb2.BuildSparringRowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SchedulePassives(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.curriculum.v1.CurriculumService/SchedulePassives',
+            realm_dot_curriculum_dot_v1_dot_passives__pb2.SchedulePassivesRequest.SerializeToString,
+            realm_dot_curriculum_dot_v1_dot_passives__pb2.SchedulePassivesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPassivesReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.curriculum.v1.CurriculumService/GetPassivesReport',
+            realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportRequest.SerializeToString,
+            realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

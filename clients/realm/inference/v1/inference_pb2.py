@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from realm.common.v1 import common_pb2 as realm_dot_common_dot_v1_dot_common__pb2
+from realm.inference.v1 import tasks_pb2 as realm_dot_inference_dot_v1_dot_tasks__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"realm/inference/v1/inference.proto\x12\x12realm.inference.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1crealm/common/v1/common.proto\"\x99\x04\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\r\n\x05\x61sset\x18\x03 \x01(\t\x12-\n\x05state\x18\x04 \x01(\x0e\x32\x1e.realm.inference.v1.ModelState\x12,\n\x07\x62\x61\x63kend\x18\x05 \x01(\x0e\x32\x1b.realm.inference.v1.Backend\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t\x12\r\n\x05\x64type\x18\x07 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x08 \x01(\x03\x12\x17\n\x0fparameter_count\x18\t \x01(\x03\x12\r\n\x05\x65rror\x18\n \x01(\t\x12\x19\n\x11has_chat_template\x18\x0b \x01(\x08\x12\x12\n\nis_adapter\x18\x0c \x01(\x08\x12-\n\tload_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63tive_requests\x18\x0f \x01(\x05\x12\x0e\n\x06parent\x18\x10 \x01(\t\x12\x0e\n\x06pinned\x18\x11 \x01(\x08\x12\x16\n\x0e\x66ollowed_alias\x18\x12 \x01(\t\x12\x13\n\x0bglobal_step\x18\x13 \x01(\x03\x12\x19\n\x11max_prompt_tokens\x18\x14 \x01(\x05\x12\x16\n\x0emax_new_tokens\x18\x15 \x01(\x05\"\x95\x01\n\x10LoadModelRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12,\n\x07\x62\x61\x63kend\x18\x03 \x01(\x0e\x32\x1b.realm.inference.v1.Backend\x12\r\n\x05\x64type\x18\x04 \x01(\t\x12\x14\n\x0cquantization\x18\x05 \x01(\t\x12\x0c\n\x04wait\x18\x06 \x01(\x08\"=\n\x11LoadModelResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.Model\"\"\n\x12UnloadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13UnloadModelResponse\"\x1f\n\x0fGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x10GetModelResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.Model\":\n\x11ListModelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x12ListModelsResponse\x12)\n\x06models\x18\x01 \x03(\x0b\x32\x19.realm.inference.v1.Model\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x11WatchModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\">\n\x12WatchModelResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.Model\"\xde\x01\n\x14GenerationParameters\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\x05\x12\x13\n\x0btemperature\x18\x02 \x01(\x01\x12\r\n\x05top_p\x18\x03 \x01(\x01\x12\r\n\x05top_k\x18\x04 \x01(\x05\x12\x1a\n\x12repetition_penalty\x18\x05 \x01(\x01\x12\x16\n\x0estop_sequences\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\rreturn_tokens\x18\x08 \x01(\x08\x12\x14\n\x0ctop_logprobs\x18\t \x01(\x05\x42\x07\n\x05_seed\"7\n\nTopLogprob\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x01\"y\n\x05Token\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x01\x12\x34\n\x0ctop_logprobs\x18\x04 \x03(\x0b\x32\x1e.realm.inference.v1.TopLogprob\x12\x0f\n\x07special\x18\x05 \x01(\x08\"\xcc\x02\n\x11GenerationSummary\x12\x37\n\rfinish_reason\x18\x01 \x01(\x0e\x32 .realm.inference.v1.FinishReason\x12\x18\n\x10generated_tokens\x18\x02 \x01(\x05\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x05\x12\x15\n\rqueue_seconds\x18\x04 \x01(\x01\x12#\n\x1btime_to_first_token_seconds\x18\x05 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x06 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x07 \x01(\x01\x12\r\n\x05model\x18\x08 \x01(\t\x12\r\n\x05\x61sset\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x11\n\x04seed\x18\x0b \x01(\x03H\x00\x88\x01\x01\x12\x15\n\rstop_sequence\x18\x0c \x01(\tB\x07\n\x05_seed\"n\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\x83\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummary\x12)\n\x06tokens\x18\x03 \x03(\x0b\x32\x19.realm.inference.v1.Token\"t\n\x15GenerateStreamRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\x94\x01\n\x16GenerateStreamResponse\x12*\n\x05token\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.TokenH\x00\x12\x38\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummaryH\x00\x12\x0c\n\x04text\x18\x03 \x01(\tB\x06\n\x04item\"\x8a\x01\n\x0b\x43hatRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12.\n\x08messages\x18\x02 \x03(\x0b\x32\x1c.realm.common.v1.ChatMessage\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\xb9\x01\n\x0c\x43hatResponse\x12-\n\x07message\x18\x01 \x01(\x0b\x32\x1c.realm.common.v1.ChatMessage\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummary\x12\x17\n\x0frendered_prompt\x18\x03 \x01(\t\x12)\n\x06tokens\x18\x04 \x03(\x0b\x32\x19.realm.inference.v1.Token\"\x90\x01\n\x11\x43hatStreamRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12.\n\x08messages\x18\x02 \x03(\x0b\x32\x1c.realm.common.v1.ChatMessage\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\x90\x01\n\x12\x43hatStreamResponse\x12*\n\x05token\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.TokenH\x00\x12\x38\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummaryH\x00\x12\x0c\n\x04text\x18\x03 \x01(\tB\x06\n\x04item\"M\n\x0fTokenizeRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x1b\n\x13skip_special_tokens\x18\x03 \x01(\x08\"F\n\x10TokenizeResponse\x12\x32\n\x06tokens\x18\x01 \x03(\x0b\x32\".realm.inference.v1.TokenizedPiece\"G\n\x0eTokenizedPiece\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0c\n\x04stop\x18\x04 \x01(\x05*\x8c\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_STATE_LOADING\x10\x01\x12\x15\n\x11MODEL_STATE_READY\x10\x02\x12\x16\n\x12MODEL_STATE_FAILED\x10\x03\x12\x19\n\x15MODEL_STATE_UNLOADING\x10\x04*M\n\x07\x42\x61\x63kend\x12\x17\n\x13\x42\x41\x43KEND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42\x41\x43KEND_TRANSFORMERS\x10\x01\x12\x0f\n\x0b\x42\x41\x43KEND_TGI\x10\x02*\x9c\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x15\n\x11\x46INISH_REASON_EOS\x10\x02\x12\x1f\n\x1b\x46INISH_REASON_STOP_SEQUENCE\x10\x03\x12\x1b\n\x17\x46INISH_REASON_CANCELLED\x10\x04\x32\x93\n\n\x10InferenceService\x12t\n\tLoadModel\x12$.realm.inference.v1.LoadModelRequest\x1a%.realm.inference.v1.LoadModelResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/models:load:\x01*\x12\x85\x01\n\x0bUnloadModel\x12&.realm.inference.v1.UnloadModelRequest\x1a\'.realm.inference.v1.UnloadModelResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/{name=models/*}:unload:\x01*\x12r\n\x08GetModel\x12#.realm.inference.v1.GetModelRequest\x1a$.realm.inference.v1.GetModelResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=models/*}\x12o\n\nListModels\x12%.realm.inference.v1.ListModelsRequest\x1a&.realm.inference.v1.ListModelsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/models\x12\x80\x01\n\nWatchModel\x12%.realm.inference.v1.WatchModelRequest\x1a&.realm.inference.v1.WatchModelResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/{name=models/*}:watch0\x01\x12\x7f\n\x08Generate\x12#.realm.inference.v1.GenerateRequest\x1a$.realm.inference.v1.GenerateResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{model=models/*}:generate:\x01*\x12\x99\x01\n\x0eGenerateStream\x12).realm.inference.v1.GenerateStreamRequest\x1a*.realm.inference.v1.GenerateStreamResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/{model=models/*}:generateStream:\x01*0\x01\x12o\n\x04\x43hat\x12\x1f.realm.inference.v1.ChatRequest\x1a .realm.inference.v1.ChatResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/{model=models/*}:chat:\x01*\x12\x89\x01\n\nChatStream\x12%.realm.inference.v1.ChatStreamRequest\x1a&.realm.inference.v1.ChatStreamResponse\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/{model=models/*}:chatStream:\x01*0\x01\x12\x7f\n\x08Tokenize\x12#.realm.inference.v1.TokenizeRequest\x1a$.realm.inference.v1.TokenizeResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{model=models/*}:tokenize:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"realm/inference/v1/inference.proto\x12\x12realm.inference.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1crealm/common/v1/common.proto\x1a\x1erealm/inference/v1/tasks.proto\"\x99\x04\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\r\n\x05\x61sset\x18\x03 \x01(\t\x12-\n\x05state\x18\x04 \x01(\x0e\x32\x1e.realm.inference.v1.ModelState\x12,\n\x07\x62\x61\x63kend\x18\x05 \x01(\x0e\x32\x1b.realm.inference.v1.Backend\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t\x12\r\n\x05\x64type\x18\x07 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x08 \x01(\x03\x12\x17\n\x0fparameter_count\x18\t \x01(\x03\x12\r\n\x05\x65rror\x18\n \x01(\t\x12\x19\n\x11has_chat_template\x18\x0b \x01(\x08\x12\x12\n\nis_adapter\x18\x0c \x01(\x08\x12-\n\tload_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_used_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63tive_requests\x18\x0f \x01(\x05\x12\x0e\n\x06parent\x18\x10 \x01(\t\x12\x0e\n\x06pinned\x18\x11 \x01(\x08\x12\x16\n\x0e\x66ollowed_alias\x18\x12 \x01(\t\x12\x13\n\x0bglobal_step\x18\x13 \x01(\x03\x12\x19\n\x11max_prompt_tokens\x18\x14 \x01(\x05\x12\x16\n\x0emax_new_tokens\x18\x15 \x01(\x05\"\x95\x01\n\x10LoadModelRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12,\n\x07\x62\x61\x63kend\x18\x03 \x01(\x0e\x32\x1b.realm.inference.v1.Backend\x12\r\n\x05\x64type\x18\x04 \x01(\t\x12\x14\n\x0cquantization\x18\x05 \x01(\t\x12\x0c\n\x04wait\x18\x06 \x01(\x08\"=\n\x11LoadModelResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.Model\"\"\n\x12UnloadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13UnloadModelResponse\"\x1f\n\x0fGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x10GetModelResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.Model\":\n\x11ListModelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x12ListModelsResponse\x12)\n\x06models\x18\x01 \x03(\x0b\x32\x19.realm.inference.v1.Model\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x11WatchModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\">\n\x12WatchModelResponse\x12(\n\x05model\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.Model\"\x95\x02\n\x14GenerationParameters\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\x05\x12\x13\n\x0btemperature\x18\x02 \x01(\x01\x12\r\n\x05top_p\x18\x03 \x01(\x01\x12\r\n\x05top_k\x18\x04 \x01(\x05\x12\x1a\n\x12repetition_penalty\x18\x05 \x01(\x01\x12\x16\n\x0estop_sequences\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\rreturn_tokens\x18\x08 \x01(\x08\x12\x14\n\x0ctop_logprobs\x18\t \x01(\x05\x12\x35\n\x08priority\x18\n \x01(\x0e\x32#.realm.inference.v1.RequestPriorityB\x07\n\x05_seed\"7\n\nTopLogprob\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x01\"y\n\x05Token\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x01\x12\x34\n\x0ctop_logprobs\x18\x04 \x03(\x0b\x32\x1e.realm.inference.v1.TopLogprob\x12\x0f\n\x07special\x18\x05 \x01(\x08\"\xcc\x02\n\x11GenerationSummary\x12\x37\n\rfinish_reason\x18\x01 \x01(\x0e\x32 .realm.inference.v1.FinishReason\x12\x18\n\x10generated_tokens\x18\x02 \x01(\x05\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x05\x12\x15\n\rqueue_seconds\x18\x04 \x01(\x01\x12#\n\x1btime_to_first_token_seconds\x18\x05 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x06 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x07 \x01(\x01\x12\r\n\x05model\x18\x08 \x01(\t\x12\r\n\x05\x61sset\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x11\n\x04seed\x18\x0b \x01(\x03H\x00\x88\x01\x01\x12\x15\n\rstop_sequence\x18\x0c \x01(\tB\x07\n\x05_seed\"n\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\x83\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummary\x12)\n\x06tokens\x18\x03 \x03(\x0b\x32\x19.realm.inference.v1.Token\"t\n\x15GenerateStreamRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\x94\x01\n\x16GenerateStreamResponse\x12*\n\x05token\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.TokenH\x00\x12\x38\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummaryH\x00\x12\x0c\n\x04text\x18\x03 \x01(\tB\x06\n\x04item\"\x8a\x01\n\x0b\x43hatRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12.\n\x08messages\x18\x02 \x03(\x0b\x32\x1c.realm.common.v1.ChatMessage\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\xb9\x01\n\x0c\x43hatResponse\x12-\n\x07message\x18\x01 \x01(\x0b\x32\x1c.realm.common.v1.ChatMessage\x12\x36\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummary\x12\x17\n\x0frendered_prompt\x18\x03 \x01(\t\x12)\n\x06tokens\x18\x04 \x03(\x0b\x32\x19.realm.inference.v1.Token\"\x90\x01\n\x11\x43hatStreamRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12.\n\x08messages\x18\x02 \x03(\x0b\x32\x1c.realm.common.v1.ChatMessage\x12<\n\nparameters\x18\x03 \x01(\x0b\x32(.realm.inference.v1.GenerationParameters\"\x90\x01\n\x12\x43hatStreamResponse\x12*\n\x05token\x18\x01 \x01(\x0b\x32\x19.realm.inference.v1.TokenH\x00\x12\x38\n\x07summary\x18\x02 \x01(\x0b\x32%.realm.inference.v1.GenerationSummaryH\x00\x12\x0c\n\x04text\x18\x03 \x01(\tB\x06\n\x04item\"M\n\x0fTokenizeRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x1b\n\x13skip_special_tokens\x18\x03 \x01(\x08\"F\n\x10TokenizeResponse\x12\x32\n\x06tokens\x18\x01 \x03(\x0b\x32\".realm.inference.v1.TokenizedPiece\"G\n\x0eTokenizedPiece\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0c\n\x04stop\x18\x04 \x01(\x05*v\n\x0fRequestPriority\x12 \n\x1cREQUEST_PRIORITY_UNSPECIFIED\x10\x00\x12 \n\x1cREQUEST_PRIORITY_INTERACTIVE\x10\x01\x12\x1f\n\x1bREQUEST_PRIORITY_BACKGROUND\x10\x02*\x8c\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_STATE_LOADING\x10\x01\x12\x15\n\x11MODEL_STATE_READY\x10\x02\x12\x16\n\x12MODEL_STATE_FAILED\x10\x03\x12\x19\n\x15MODEL_STATE_UNLOADING\x10\x04*M\n\x07\x42\x61\x63kend\x12\x17\n\x13\x42\x41\x43KEND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42\x41\x43KEND_TRANSFORMERS\x10\x01\x12\x0f\n\x0b\x42\x41\x43KEND_TGI\x10\x02*\x9c\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x15\n\x11\x46INISH_REASON_EOS\x10\x02\x12\x1f\n\x1b\x46INISH_REASON_STOP_SEQUENCE\x10\x03\x12\x1b\n\x17\x46INISH_REASON_CANCELLED\x10\x04\x32\xe8\x10\n\x10InferenceService\x12t\n\tLoadModel\x12$.realm.inference.v1.LoadModelRequest\x1a%.realm.inference.v1.LoadModelResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/models:load:\x01*\x12\x85\x01\n\x0bUnloadModel\x12&.realm.inference.v1.UnloadModelRequest\x1a\'.realm.inference.v1.UnloadModelResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/{name=models/*}:unload:\x01*\x12r\n\x08GetModel\x12#.realm.inference.v1.GetModelRequest\x1a$.realm.inference.v1.GetModelResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=models/*}\x12o\n\nListModels\x12%.realm.inference.v1.ListModelsRequest\x1a&.realm.inference.v1.ListModelsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/models\x12\x80\x01\n\nWatchModel\x12%.realm.inference.v1.WatchModelRequest\x1a&.realm.inference.v1.WatchModelResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/{name=models/*}:watch0\x01\x12\x7f\n\x08Generate\x12#.realm.inference.v1.GenerateRequest\x1a$.realm.inference.v1.GenerateResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{model=models/*}:generate:\x01*\x12\x99\x01\n\x0eGenerateStream\x12).realm.inference.v1.GenerateStreamRequest\x1a*.realm.inference.v1.GenerateStreamResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/{model=models/*}:generateStream:\x01*0\x01\x12o\n\x04\x43hat\x12\x1f.realm.inference.v1.ChatRequest\x1a .realm.inference.v1.ChatResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/{model=models/*}:chat:\x01*\x12\x89\x01\n\nChatStream\x12%.realm.inference.v1.ChatStreamRequest\x1a&.realm.inference.v1.ChatStreamResponse\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/{model=models/*}:chatStream:\x01*0\x01\x12\x7f\n\x08Tokenize\x12#.realm.inference.v1.TokenizeRequest\x1a$.realm.inference.v1.TokenizeResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{model=models/*}:tokenize:\x01*\x12t\n\nCreateTask\x12%.realm.inference.v1.CreateTaskRequest\x1a&.realm.inference.v1.CreateTaskResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/tasks:\x04task\x12n\n\x07GetTask\x12\".realm.inference.v1.GetTaskRequest\x1a#.realm.inference.v1.GetTaskResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=tasks/*}\x12k\n\tListTasks\x12$.realm.inference.v1.ListTasksRequest\x1a%.realm.inference.v1.ListTasksResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/tasks\x12\x81\x01\n\nCancelTask\x12%.realm.inference.v1.CancelTaskRequest\x1a&.realm.inference.v1.CancelTaskResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/{name=tasks/*}:cancel:\x01*\x12t\n\tClaimTask\x12$.realm.inference.v1.ClaimTaskRequest\x1a%.realm.inference.v1.ClaimTaskResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/tasks:claim:\x01*\x12\x81\x01\n\nReportTask\x12%.realm.inference.v1.ReportTaskRequest\x1a&.realm.inference.v1.ReportTaskResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/{name=tasks/*}:report:\x01*\x12\x81\x01\n\nFinishTask\x12%.realm.inference.v1.FinishTaskRequest\x1a&.realm.inference.v1.FinishTaskResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/{name=tasks/*}:finish:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,64 +55,80 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INFERENCESERVICE'].methods_by_name['ChatStream']._serialized_options = b'\202\323\344\223\002$\"\037/v1/{model=models/*}:chatStream:\001*'
   _globals['_INFERENCESERVICE'].methods_by_name['Tokenize']._loaded_options = None
   _globals['_INFERENCESERVICE'].methods_by_name['Tokenize']._serialized_options = b'\202\323\344\223\002\"\"\035/v1/{model=models/*}:tokenize:\001*'
-  _globals['_MODELSTATE']._serialized_start=3412
-  _globals['_MODELSTATE']._serialized_end=3552
-  _globals['_BACKEND']._serialized_start=3554
-  _globals['_BACKEND']._serialized_end=3631
-  _globals['_FINISHREASON']._serialized_start=3634
-  _globals['_FINISHREASON']._serialized_end=3790
-  _globals['_MODEL']._serialized_start=152
-  _globals['_MODEL']._serialized_end=689
-  _globals['_LOADMODELREQUEST']._serialized_start=692
-  _globals['_LOADMODELREQUEST']._serialized_end=841
-  _globals['_LOADMODELRESPONSE']._serialized_start=843
-  _globals['_LOADMODELRESPONSE']._serialized_end=904
-  _globals['_UNLOADMODELREQUEST']._serialized_start=906
-  _globals['_UNLOADMODELREQUEST']._serialized_end=940
-  _globals['_UNLOADMODELRESPONSE']._serialized_start=942
-  _globals['_UNLOADMODELRESPONSE']._serialized_end=963
-  _globals['_GETMODELREQUEST']._serialized_start=965
-  _globals['_GETMODELREQUEST']._serialized_end=996
-  _globals['_GETMODELRESPONSE']._serialized_start=998
-  _globals['_GETMODELRESPONSE']._serialized_end=1058
-  _globals['_LISTMODELSREQUEST']._serialized_start=1060
-  _globals['_LISTMODELSREQUEST']._serialized_end=1118
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1120
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1208
-  _globals['_WATCHMODELREQUEST']._serialized_start=1210
-  _globals['_WATCHMODELREQUEST']._serialized_end=1243
-  _globals['_WATCHMODELRESPONSE']._serialized_start=1245
-  _globals['_WATCHMODELRESPONSE']._serialized_end=1307
-  _globals['_GENERATIONPARAMETERS']._serialized_start=1310
-  _globals['_GENERATIONPARAMETERS']._serialized_end=1532
-  _globals['_TOPLOGPROB']._serialized_start=1534
-  _globals['_TOPLOGPROB']._serialized_end=1589
-  _globals['_TOKEN']._serialized_start=1591
-  _globals['_TOKEN']._serialized_end=1712
-  _globals['_GENERATIONSUMMARY']._serialized_start=1715
-  _globals['_GENERATIONSUMMARY']._serialized_end=2047
-  _globals['_GENERATEREQUEST']._serialized_start=2049
-  _globals['_GENERATEREQUEST']._serialized_end=2159
-  _globals['_GENERATERESPONSE']._serialized_start=2162
-  _globals['_GENERATERESPONSE']._serialized_end=2293
-  _globals['_GENERATESTREAMREQUEST']._serialized_start=2295
-  _globals['_GENERATESTREAMREQUEST']._serialized_end=2411
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=2414
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=2562
-  _globals['_CHATREQUEST']._serialized_start=2565
-  _globals['_CHATREQUEST']._serialized_end=2703
-  _globals['_CHATRESPONSE']._serialized_start=2706
-  _globals['_CHATRESPONSE']._serialized_end=2891
-  _globals['_CHATSTREAMREQUEST']._serialized_start=2894
-  _globals['_CHATSTREAMREQUEST']._serialized_end=3038
-  _globals['_CHATSTREAMRESPONSE']._serialized_start=3041
-  _globals['_CHATSTREAMRESPONSE']._serialized_end=3185
-  _globals['_TOKENIZEREQUEST']._serialized_start=3187
-  _globals['_TOKENIZEREQUEST']._serialized_end=3264
-  _globals['_TOKENIZERESPONSE']._serialized_start=3266
-  _globals['_TOKENIZERESPONSE']._serialized_end=3336
-  _globals['_TOKENIZEDPIECE']._serialized_start=3338
-  _globals['_TOKENIZEDPIECE']._serialized_end=3409
-  _globals['_INFERENCESERVICE']._serialized_start=3793
-  _globals['_INFERENCESERVICE']._serialized_end=5092
+  _globals['_INFERENCESERVICE'].methods_by_name['CreateTask']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['CreateTask']._serialized_options = b'\202\323\344\223\002\021\"\t/v1/tasks:\004task'
+  _globals['_INFERENCESERVICE'].methods_by_name['GetTask']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['GetTask']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/{name=tasks/*}'
+  _globals['_INFERENCESERVICE'].methods_by_name['ListTasks']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['ListTasks']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/tasks'
+  _globals['_INFERENCESERVICE'].methods_by_name['CancelTask']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['CancelTask']._serialized_options = b'\202\323\344\223\002\036\"\031/v1/{name=tasks/*}:cancel:\001*'
+  _globals['_INFERENCESERVICE'].methods_by_name['ClaimTask']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['ClaimTask']._serialized_options = b'\202\323\344\223\002\024\"\017/v1/tasks:claim:\001*'
+  _globals['_INFERENCESERVICE'].methods_by_name['ReportTask']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['ReportTask']._serialized_options = b'\202\323\344\223\002\036\"\031/v1/{name=tasks/*}:report:\001*'
+  _globals['_INFERENCESERVICE'].methods_by_name['FinishTask']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['FinishTask']._serialized_options = b'\202\323\344\223\002\036\"\031/v1/{name=tasks/*}:finish:\001*'
+  _globals['_REQUESTPRIORITY']._serialized_start=3498
+  _globals['_REQUESTPRIORITY']._serialized_end=3616
+  _globals['_MODELSTATE']._serialized_start=3619
+  _globals['_MODELSTATE']._serialized_end=3759
+  _globals['_BACKEND']._serialized_start=3761
+  _globals['_BACKEND']._serialized_end=3838
+  _globals['_FINISHREASON']._serialized_start=3841
+  _globals['_FINISHREASON']._serialized_end=3997
+  _globals['_MODEL']._serialized_start=184
+  _globals['_MODEL']._serialized_end=721
+  _globals['_LOADMODELREQUEST']._serialized_start=724
+  _globals['_LOADMODELREQUEST']._serialized_end=873
+  _globals['_LOADMODELRESPONSE']._serialized_start=875
+  _globals['_LOADMODELRESPONSE']._serialized_end=936
+  _globals['_UNLOADMODELREQUEST']._serialized_start=938
+  _globals['_UNLOADMODELREQUEST']._serialized_end=972
+  _globals['_UNLOADMODELRESPONSE']._serialized_start=974
+  _globals['_UNLOADMODELRESPONSE']._serialized_end=995
+  _globals['_GETMODELREQUEST']._serialized_start=997
+  _globals['_GETMODELREQUEST']._serialized_end=1028
+  _globals['_GETMODELRESPONSE']._serialized_start=1030
+  _globals['_GETMODELRESPONSE']._serialized_end=1090
+  _globals['_LISTMODELSREQUEST']._serialized_start=1092
+  _globals['_LISTMODELSREQUEST']._serialized_end=1150
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1152
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1240
+  _globals['_WATCHMODELREQUEST']._serialized_start=1242
+  _globals['_WATCHMODELREQUEST']._serialized_end=1275
+  _globals['_WATCHMODELRESPONSE']._serialized_start=1277
+  _globals['_WATCHMODELRESPONSE']._serialized_end=1339
+  _globals['_GENERATIONPARAMETERS']._serialized_start=1342
+  _globals['_GENERATIONPARAMETERS']._serialized_end=1619
+  _globals['_TOPLOGPROB']._serialized_start=1621
+  _globals['_TOPLOGPROB']._serialized_end=1676
+  _globals['_TOKEN']._serialized_start=1678
+  _globals['_TOKEN']._serialized_end=1799
+  _globals['_GENERATIONSUMMARY']._serialized_start=1802
+  _globals['_GENERATIONSUMMARY']._serialized_end=2134
+  _globals['_GENERATEREQUEST']._serialized_start=2136
+  _globals['_GENERATEREQUEST']._serialized_end=2246
+  _globals['_GENERATERESPONSE']._serialized_start=2249
+  _globals['_GENERATERESPONSE']._serialized_end=2380
+  _globals['_GENERATESTREAMREQUEST']._serialized_start=2382
+  _globals['_GENERATESTREAMREQUEST']._serialized_end=2498
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=2501
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=2649
+  _globals['_CHATREQUEST']._serialized_start=2652
+  _globals['_CHATREQUEST']._serialized_end=2790
+  _globals['_CHATRESPONSE']._serialized_start=2793
+  _globals['_CHATRESPONSE']._serialized_end=2978
+  _globals['_CHATSTREAMREQUEST']._serialized_start=2981
+  _globals['_CHATSTREAMREQUEST']._serialized_end=3125
+  _globals['_CHATSTREAMRESPONSE']._serialized_start=3128
+  _globals['_CHATSTREAMRESPONSE']._serialized_end=3272
+  _globals['_TOKENIZEREQUEST']._serialized_start=3274
+  _globals['_TOKENIZEREQUEST']._serialized_end=3351
+  _globals['_TOKENIZERESPONSE']._serialized_start=3353
+  _globals['_TOKENIZERESPONSE']._serialized_end=3423
+  _globals['_TOKENIZEDPIECE']._serialized_start=3425
+  _globals['_TOKENIZEDPIECE']._serialized_end=3496
+  _globals['_INFERENCESERVICE']._serialized_start=4000
+  _globals['_INFERENCESERVICE']._serialized_end=6152
 # @@protoc_insertion_point(module_scope)

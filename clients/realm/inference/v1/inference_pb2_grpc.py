@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from realm.inference.v1 import inference_pb2 as realm_dot_inference_dot_v1_dot_inference__pb2
+from realm.inference.v1 import tasks_pb2 as realm_dot_inference_dot_v1_dot_tasks__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -85,6 +86,41 @@ class InferenceServiceStub:
                 request_serializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeRequest.SerializeToString,
                 response_deserializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeResponse.FromString,
                 _registered_method=True)
+        self.CreateTask = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/CreateTask',
+                request_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CreateTaskRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CreateTaskResponse.FromString,
+                _registered_method=True)
+        self.GetTask = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/GetTask',
+                request_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.GetTaskRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.GetTaskResponse.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/ListTasks',
+                request_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
+        self.CancelTask = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/CancelTask',
+                request_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CancelTaskRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CancelTaskResponse.FromString,
+                _registered_method=True)
+        self.ClaimTask = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/ClaimTask',
+                request_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ClaimTaskRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ClaimTaskResponse.FromString,
+                _registered_method=True)
+        self.ReportTask = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/ReportTask',
+                request_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ReportTaskRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ReportTaskResponse.FromString,
+                _registered_method=True)
+        self.FinishTask = channel.unary_unary(
+                '/realm.inference.v1.InferenceService/FinishTask',
+                request_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.FinishTaskRequest.SerializeToString,
+                response_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.FinishTaskResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -156,6 +192,51 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTask(self, request, context):
+        """Background tasks (tasks.proto): a registry the host runs from when it has spare capacity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """Tasks newest first, with the scheduler's status (idle or not, the interactive bound).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimTask(self, request, context):
+        """A worker asks for the next task of its kinds; handed out only while the host is idle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -208,6 +289,41 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.Tokenize,
                     request_deserializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeRequest.FromString,
                     response_serializer=realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeResponse.SerializeToString,
+            ),
+            'CreateTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTask,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CreateTaskRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CreateTaskResponse.SerializeToString,
+            ),
+            'GetTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTask,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.GetTaskRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.GetTaskResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ListTasksRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'CancelTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTask,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CancelTaskRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.CancelTaskResponse.SerializeToString,
+            ),
+            'ClaimTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimTask,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ClaimTaskRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ClaimTaskResponse.SerializeToString,
+            ),
+            'ReportTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportTask,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ReportTaskRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.ReportTaskResponse.SerializeToString,
+            ),
+            'FinishTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishTask,
+                    request_deserializer=realm_dot_inference_dot_v1_dot_tasks__pb2.FinishTaskRequest.FromString,
+                    response_serializer=realm_dot_inference_dot_v1_dot_tasks__pb2.FinishTaskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -481,6 +597,195 @@ class InferenceService:
             '/realm.inference.v1.InferenceService/Tokenize',
             realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeRequest.SerializeToString,
             realm_dot_inference_dot_v1_dot_inference__pb2.TokenizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/CreateTask',
+            realm_dot_inference_dot_v1_dot_tasks__pb2.CreateTaskRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_tasks__pb2.CreateTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/GetTask',
+            realm_dot_inference_dot_v1_dot_tasks__pb2.GetTaskRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_tasks__pb2.GetTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/ListTasks',
+            realm_dot_inference_dot_v1_dot_tasks__pb2.ListTasksRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_tasks__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/CancelTask',
+            realm_dot_inference_dot_v1_dot_tasks__pb2.CancelTaskRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_tasks__pb2.CancelTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/ClaimTask',
+            realm_dot_inference_dot_v1_dot_tasks__pb2.ClaimTaskRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_tasks__pb2.ClaimTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/ReportTask',
+            realm_dot_inference_dot_v1_dot_tasks__pb2.ReportTaskRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_tasks__pb2.ReportTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.inference.v1.InferenceService/FinishTask',
+            realm_dot_inference_dot_v1_dot_tasks__pb2.FinishTaskRequest.SerializeToString,
+            realm_dot_inference_dot_v1_dot_tasks__pb2.FinishTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,
