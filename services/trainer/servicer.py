@@ -30,6 +30,8 @@ from services.trainer.models import (
     RunStatus,
 )
 from services.trainer.progress import HeroProgress
+from services.trainer.series import MetricSeries
+from services.trainer.series_adapter import get_metric_series
 
 
 # ---- conversions --------------------------------------------------------------------------------------------
@@ -164,6 +166,7 @@ def _campaign_changes(campaign: pb.Campaign, paths: list[str]) -> dict[str, Any]
 class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def __init__(self, domain: TrainerDomain) -> None:
         self.domain = domain
+        self.series = MetricSeries(domain.store)
 
     # ---- heroes --------------------------------------------------------------------------------------
     async def ListHeroes(self, request, context):
@@ -314,6 +317,10 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         async for event in self.domain.events.follow(request.after_sequence, kinds=kinds,
                                                      history_only=request.history_only):
             yield pb.StreamEventsResponse(event=event_to_pb(event))
+
+    # ---- metric series (charts) ----------------------------------------------------------------------
+    async def GetMetricSeries(self, request, context):
+        return await asyncio.to_thread(get_metric_series, self.series, request)
 
     # ---- memory --------------------------------------------------------------------------------------
     async def EstimateMemory(self, request, context):

@@ -5,6 +5,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from realm.common.v1 import common_pb2 as _common_pb2
+from realm.trainer.v1 import lineage_pb2 as _lineage_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -85,6 +86,12 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_RUN_STATE_CHANGED: _ClassVar[EventKind]
     EVENT_KIND_LEVEL_UP: _ClassVar[EventKind]
     EVENT_KIND_WORKER_RESTARTED: _ClassVar[EventKind]
+
+class SmoothingKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SMOOTHING_KIND_UNSPECIFIED: _ClassVar[SmoothingKind]
+    SMOOTHING_KIND_NONE: _ClassVar[SmoothingKind]
+    SMOOTHING_KIND_EMA: _ClassVar[SmoothingKind]
 PRIORITY_UNSPECIFIED: Priority
 PRIORITY_HIGH: Priority
 PRIORITY_NORMAL: Priority
@@ -136,6 +143,9 @@ EVENT_KIND_CHECKPOINT_REGISTERED: EventKind
 EVENT_KIND_RUN_STATE_CHANGED: EventKind
 EVENT_KIND_LEVEL_UP: EventKind
 EVENT_KIND_WORKER_RESTARTED: EventKind
+SMOOTHING_KIND_UNSPECIFIED: SmoothingKind
+SMOOTHING_KIND_NONE: SmoothingKind
+SMOOTHING_KIND_EMA: SmoothingKind
 
 class LoraSettings(_message.Message):
     __slots__ = ("enabled", "rank", "alpha", "dropout", "target_modules", "quantize_base_4bit")
@@ -766,3 +776,65 @@ class EstimateMemoryResponse(_message.Message):
     total_gib: float
     trainable_parameters: int
     def __init__(self, components: _Optional[_Iterable[_Union[MemoryComponent, _Mapping]]] = ..., total_bytes: _Optional[int] = ..., total_gib: _Optional[float] = ..., trainable_parameters: _Optional[int] = ...) -> None: ...
+
+class GetMetricSeriesRequest(_message.Message):
+    __slots__ = ("campaign", "metric", "start_step", "end_step", "max_points", "smoothing", "smoothing_weight")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    START_STEP_FIELD_NUMBER: _ClassVar[int]
+    END_STEP_FIELD_NUMBER: _ClassVar[int]
+    MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    metric: str
+    start_step: int
+    end_step: int
+    max_points: int
+    smoothing: SmoothingKind
+    smoothing_weight: float
+    def __init__(self, campaign: _Optional[str] = ..., metric: _Optional[str] = ..., start_step: _Optional[int] = ..., end_step: _Optional[int] = ..., max_points: _Optional[int] = ..., smoothing: _Optional[_Union[SmoothingKind, str]] = ..., smoothing_weight: _Optional[float] = ...) -> None: ...
+
+class MetricBucket(_message.Message):
+    __slots__ = ("first_step", "last_step", "count", "min", "max", "mean", "last", "smoothed")
+    FIRST_STEP_FIELD_NUMBER: _ClassVar[int]
+    LAST_STEP_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHED_FIELD_NUMBER: _ClassVar[int]
+    first_step: int
+    last_step: int
+    count: int
+    min: float
+    max: float
+    mean: float
+    last: float
+    smoothed: float
+    def __init__(self, first_step: _Optional[int] = ..., last_step: _Optional[int] = ..., count: _Optional[int] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., mean: _Optional[float] = ..., last: _Optional[float] = ..., smoothed: _Optional[float] = ...) -> None: ...
+
+class GetMetricSeriesResponse(_message.Message):
+    __slots__ = ("campaign", "metric", "buckets", "bucket_steps", "points", "first_step", "last_step", "last_sequence", "smoothing", "smoothing_weight")
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_STEPS_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_STEP_FIELD_NUMBER: _ClassVar[int]
+    LAST_STEP_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    campaign: str
+    metric: str
+    buckets: _containers.RepeatedCompositeFieldContainer[MetricBucket]
+    bucket_steps: int
+    points: int
+    first_step: int
+    last_step: int
+    last_sequence: int
+    smoothing: SmoothingKind
+    smoothing_weight: float
+    def __init__(self, campaign: _Optional[str] = ..., metric: _Optional[str] = ..., buckets: _Optional[_Iterable[_Union[MetricBucket, _Mapping]]] = ..., bucket_steps: _Optional[int] = ..., points: _Optional[int] = ..., first_step: _Optional[int] = ..., last_step: _Optional[int] = ..., last_sequence: _Optional[int] = ..., smoothing: _Optional[_Union[SmoothingKind, str]] = ..., smoothing_weight: _Optional[float] = ...) -> None: ...

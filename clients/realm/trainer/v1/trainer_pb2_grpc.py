@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from realm.trainer.v1 import lineage_pb2 as realm_dot_trainer_dot_v1_dot_lineage__pb2
 from realm.trainer.v1 import trainer_pb2 as realm_dot_trainer_dot_v1_dot_trainer__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -150,10 +151,20 @@ class TrainerServiceStub:
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.StreamEventsRequest.SerializeToString,
                 response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.StreamEventsResponse.FromString,
                 _registered_method=True)
+        self.GetMetricSeries = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/GetMetricSeries',
+                request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesResponse.FromString,
+                _registered_method=True)
         self.EstimateMemory = channel.unary_unary(
                 '/realm.trainer.v1.TrainerService/EstimateMemory',
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryRequest.SerializeToString,
                 response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryResponse.FromString,
+                _registered_method=True)
+        self.GetCampaignLineage = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/GetCampaignLineage',
+                request_serializer=realm_dot_trainer_dot_v1_dot_lineage__pb2.GetCampaignLineageRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_lineage__pb2.GetCampaignLineageResponse.FromString,
                 _registered_method=True)
 
 
@@ -309,8 +320,25 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMetricSeries(self, request, context):
+        """One step metric of a campaign (loss, tokens/s, ...) downsampled into step buckets that keep min, max and
+        mean (spikes survive), with a causal smoothing computed over the whole history (a bucket's smoothed value
+        is the smoothed value at its last step, so it never changes as later steps arrive).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EstimateMemory(self, request, context):
         """The VRAM calculator.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaignLineage(self, request, context):
+        """Data lineage (lineage.proto): every quest of a campaign with its generator, validator, schema, rows,
+        sha256 and the checkpoints trained on it, aggregated by generator and version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -434,10 +462,20 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.StreamEventsRequest.FromString,
                     response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.StreamEventsResponse.SerializeToString,
             ),
+            'GetMetricSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetricSeries,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesResponse.SerializeToString,
+            ),
             'EstimateMemory': grpc.unary_unary_rpc_method_handler(
                     servicer.EstimateMemory,
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryRequest.FromString,
                     response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryResponse.SerializeToString,
+            ),
+            'GetCampaignLineage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignLineage,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_lineage__pb2.GetCampaignLineageRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_lineage__pb2.GetCampaignLineageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1073,6 +1111,33 @@ class TrainerService:
             _registered_method=True)
 
     @staticmethod
+    def GetMetricSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/GetMetricSeries',
+            realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def EstimateMemory(request,
             target,
             options=(),
@@ -1089,6 +1154,33 @@ class TrainerService:
             '/realm.trainer.v1.TrainerService/EstimateMemory',
             realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryRequest.SerializeToString,
             realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignLineage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/GetCampaignLineage',
+            realm_dot_trainer_dot_v1_dot_lineage__pb2.GetCampaignLineageRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_lineage__pb2.GetCampaignLineageResponse.FromString,
             options,
             channel_credentials,
             insecure,
