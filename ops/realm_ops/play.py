@@ -8,6 +8,7 @@ import threading
 import time
 
 import grpc
+from rich.markup import escape
 
 from realm.cli.common import settings
 from realm_ops.heroes import ensure_tiny_hero, hero_model_dir
@@ -122,6 +123,7 @@ def follow(realm, campaign: str, stop: threading.Event, view: LiveView, conf) ->
 def cmd_play(args: argparse.Namespace) -> int:
     from realm.sdk import connect
     from realm.settings import default_config_path
+    from realm_ops.runstate import PortInUse, SupervisorRunning
     from realm_ops.supervisor import Supervisor
     from services.kit.logs import configure_logging
 
@@ -136,7 +138,11 @@ def cmd_play(args: argparse.Namespace) -> int:
                 view.event(service, state, message)
 
         supervisor = Supervisor(conf, conf.path or default_config_path(), on_event=on_event)
-        supervisor.claim()  # fail now, naming what holds a port, rather than after the bootstrap thread started
+        try:
+            supervisor.claim()  # fail now, naming what holds a port, rather than after the bootstrap started
+        except (SupervisorRunning, PortInUse) as exc:
+            view.line(f"[red]error:[/red] {escape(str(exc))}")
+            return 1
         for service, pid in supervisor.reclaimed.items():
             view.line(f"[yellow]stopped a leftover {service} (pid {pid}) of a supervisor that died[/yellow]")
 
