@@ -15,7 +15,7 @@ import time
 
 import grpc
 from aiohttp import web
-from google.protobuf import json_format
+from google.protobuf import json_format, message_factory
 
 from realm.sdk.aio import AsyncRealm
 from realm.sdk.core import SERVICES
@@ -94,7 +94,7 @@ class Transcoder:
             raise HttpError(503, f"the {route.service} service is not configured for this gateway",
                             code=grpc.StatusCode.UNAVAILABLE)
         client = realm.client(route.service)
-        message_class = getattr(client.messages, route.method.input_type.name)
+        message_class = message_factory.GetMessageClass(route.method.input_type)
         call = getattr(client, route.method.name)
         if route.client_streaming:
             return await self._upload(request, route, call, message_class, path_values)
@@ -151,7 +151,7 @@ class Transcoder:
     # -- client streams (uploads) ---------------------------------------------------------------------------------
     async def _upload(self, request, route, call_method, message_class, path_values) -> web.StreamResponse:
         header_field = next(f for f in message_class.DESCRIPTOR.fields if f.message_type is not None)
-        header = header_field.message_type._concrete_class()
+        header = message_factory.GetMessageClass(header_field.message_type)()
         query = list(request.query.items())
         if query:
             parse_into(query_to_dict(header.DESCRIPTOR, query), header, where="query")

@@ -141,3 +141,28 @@ def served(tmp_path_factory, hero_dir, inference_stack):
     torch.set_num_threads(1)
     with inference_stack(tmp_path_factory.mktemp("served"), hero_dir, heartbeat_seconds=0.5) as stack:
         yield stack
+
+
+async def _enter_async(self, context_manager):
+    return await self._stack.enter_async_context(context_manager)
+
+
+Background.enter_async = _enter_async
+
+
+@pytest.fixture(scope="session")
+def start_background_gateway():
+    """`with start_background_gateway(settings, start_services) as url:` — `start_services(background)` is a
+    coroutine function that starts the services in the background loop and returns their addresses."""
+
+    @contextlib.contextmanager
+    def start(settings, start_services, **overrides):
+        background = Background()
+        try:
+            addresses = background.run(start_services(background))
+            running = background.enter(serve_gateway(settings, addresses, **overrides))
+            yield running.url
+        finally:
+            background.close()
+
+    return start
