@@ -11,6 +11,7 @@ from services.curriculum.domain import CurriculumDomain
 from services.curriculum.evaluation import CheckpointFollower, EvaluationRunner, EvaluationStore
 from services.curriculum.remote import SdkInference, SdkTrainer, SdkVault
 from services.curriculum.servicer import CurriculumServicer
+from services.curriculum.votes import VoteBook
 from services.kit.server import ServiceServer
 
 # Pure computations any reader may run; everything that writes state needs admin (the kit's default).
@@ -37,10 +38,14 @@ async def setup(server: ServiceServer) -> None:
         concurrency=config.eval_concurrency, policy=config.trials, sparring_enabled=trainer is not None)
     deliveries = Deliveries(evaluations, domain.store, vault, trainer)
     deliveries.start()
-    server.add(CurriculumServicer(domain, evaluations), curriculum_pb2_grpc.add_CurriculumServiceServicer_to_server,
+    servicer = CurriculumServicer(domain, evaluations)
+    server.add(servicer, curriculum_pb2_grpc.add_CurriculumServiceServicer_to_server,
                "realm.curriculum.v1.CurriculumService")
     server.sqlite_store("progression", config.progression_db)  # backups by the kit (MaintenanceService)
     server.sqlite_store("evaluations", config.evaluations_db)
+    servicer.votes = await asyncio.to_thread(VoteBook, config.state_dir / "votes.db")  # Oracle blind votes
+    server.sqlite_store("votes", servicer.votes.path)
+    server.on_shutdown(lambda: asyncio.to_thread(servicer.votes.close))
     server.auth_rules({m: "read" for m in READ_METHODS})
     # Callbacks run in reverse: evaluations stop (and save their state) before the stores close.
     server.on_shutdown(lambda: asyncio.to_thread(domain.close))

@@ -84,6 +84,8 @@ class SkillProgress:
 class CampaignProgress:
     campaign: str
     skills: tuple[SkillProgress, ...]
+    # The campaign's own scheduling preset ("" = none: the request's or the configured default).
+    preset: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ CREATE TABLE IF NOT EXISTS level_changes (
   id INTEGER PRIMARY KEY AUTOINCREMENT, campaign TEXT NOT NULL, skill TEXT NOT NULL, from_level INTEGER NOT NULL,
   to_level INTEGER NOT NULL, time REAL NOT NULL, checkpoint TEXT NOT NULL, mean_accuracy REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS plan_counter (campaign TEXT PRIMARY KEY, plans INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS campaign_settings (campaign TEXT PRIMARY KEY, preset TEXT NOT NULL);
 """
 
 
@@ -222,7 +225,12 @@ class ProgressionStore:
         with self._lock:
             rows = self._rows(cid)
             skills = sorted(rows) if rows else self.registry.names()
-            return CampaignProgress(cid, tuple(self._skill_progress(cid, s, rows.get(s)) for s in skills))
+            return CampaignProgress(cid, tuple(self._skill_progress(cid, s, rows.get(s)) for s in skills),
+                                    self._preset(cid))
+
+    def _preset(self, campaign: str) -> str:
+        row = self._db.execute("SELECT preset FROM campaign_settings WHERE campaign = ?", (campaign,)).fetchone()
+        return row[0] if row else ""
 
     def skill_progress(self, campaign: str, skill: str) -> SkillProgress:
         cid = campaign_id(campaign)
@@ -231,10 +239,18 @@ class ProgressionStore:
             return self._skill_progress(cid, name, self._rows(cid).get(name))
 
     # ------------------------------------------------------------------ writes
-    def configure(self, campaign: str, settings: Sequence[SkillSettings]) -> CampaignProgress:
+    def configure(self, campaign: str, settings: Sequence[SkillSettings], preset: str | None = None
+                  ) -> CampaignProgress:
+        """Skill settings, and the campaign's scheduling preset (None = keep it, "" = clear it)."""
         cid = campaign_id(campaign)
         if not settings:
             raise InvalidArgument("name at least one skill", field="skills")
+        if preset:
+            name, arg = parse_preset(preset)
+            if name == "focus" and arg.removeprefix("skills/") not in self.registry.names():
+                # refused now, not at the next plan
+                raise InvalidArgument(f"focus names an unknown skill {arg!r}; known: {', '.join(self.registry.names())}",
+                                      field="preset")
         checked = []
         for i, s in enumerate(settings):
             skill = self.registry.get(s.skill)
@@ -253,6 +269,9 @@ class ProgressionStore:
                         "SET enabled = excluded.enabled, training_level_override = excluded.training_level_override, "
                         "weight = excluded.weight",
                         (cid, name, int(s.enabled), s.training_level_override, s.weight))
+                if preset is not None:
+                    self._db.execute("INSERT INTO campaign_settings VALUES (?, ?) ON CONFLICT (campaign) DO UPDATE "
+                                     "SET preset = excluded.preset", (cid, preset.strip()))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -325,7 +344,10 @@ class ProgressionStore:
         if count < 0:
             raise InvalidArgument("must be >= 0", field="count")
         count = count or DEFAULT_BATCH
-        name, arg = parse_preset(preset or self.config.default_preset)
+        with self._lock:
+            own = self._preset(cid)
+        # The campaign's own choice wins over a request's (the hero loop sends the hero-wide idle default).
+        name, arg = parse_preset(own or preset or self.config.default_preset)
         progress = self.progress(cid)
         active = [s for s in progress.skills
                   if s.enabled and not (s.mastered_level >= s.max_level and not s.training_level_overridden)]

@@ -15,6 +15,7 @@ from services.curriculum import progression as prog
 from services.curriculum import validation as val
 from services.curriculum.domain import CurriculumDomain, GradedItem
 from services.curriculum.skills.base import EvalSet, LevelSpec, Problem, Regime, Skill, rows_to_jsonl
+from services.curriculum.vote_rpcs import VoteRpcs
 from services.kit.convert import to_timestamp
 from services.kit.errors import FailedPrecondition, InvalidArgument
 from services.kit.paging import paginate
@@ -82,7 +83,7 @@ def skill_progress_to_pb(s: prog.SkillProgress) -> pb.SkillProgress:
 
 def campaign_progress_to_pb(p: prog.CampaignProgress) -> pb.CampaignProgress:
     return pb.CampaignProgress(campaign=f"campaigns/{p.campaign}",
-                               skills=[skill_progress_to_pb(s) for s in p.skills])
+                               skills=[skill_progress_to_pb(s) for s in p.skills], preset=p.preset)
 
 
 _STATES = {evaluation_domain.EvalState.PENDING: pb.EVALUATION_STATE_PENDING,
@@ -110,7 +111,7 @@ def evaluation_to_pb(ev: evaluation_domain.Evaluation) -> pb.Evaluation:
     return message
 
 
-class CurriculumServicer(curriculum_pb2_grpc.CurriculumServiceServicer):
+class CurriculumServicer(VoteRpcs, curriculum_pb2_grpc.CurriculumServiceServicer):
     def __init__(self, domain: CurriculumDomain, evaluations: evaluation_domain.EvaluationRunner | None = None
                  ) -> None:
         self.domain = domain
@@ -204,7 +205,8 @@ class CurriculumServicer(curriculum_pb2_grpc.CurriculumServiceServicer):
     async def ConfigureCampaign(self, request, context) -> pb.ConfigureCampaignResponse:
         settings = [prog.SkillSettings(s.skill.removeprefix("skills/"), s.enabled, s.training_level_override,
                                        s.weight if s.weight else 1.0) for s in request.skills]
-        progress = await asyncio.to_thread(self.domain.store.configure, request.campaign, settings)
+        preset = request.preset if request.HasField("preset") else None
+        progress = await asyncio.to_thread(self.domain.store.configure, request.campaign, settings, preset)
         return pb.ConfigureCampaignResponse(progress=campaign_progress_to_pb(progress))
 
     async def RecordEval(self, request: pb.RecordEvalRequest, context) -> pb.RecordEvalResponse:

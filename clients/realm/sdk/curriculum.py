@@ -8,6 +8,7 @@ from pathlib import Path
 
 from realm.common.v1 import common_pb2
 from realm.curriculum.v1 import curriculum_pb2 as pb
+from realm.curriculum.v1 import votes_pb2 as vpb
 from realm.sdk.core import ServiceClient
 
 VALIDATION_LEVELS = {"quick": common_pb2.VALIDATION_LEVEL_QUICK,
@@ -121,9 +122,25 @@ class CurriculumClient(ServiceClient):
     def progress(self, campaign: str) -> pb.CampaignProgress:
         return self.GetCampaignProgress(pb.GetCampaignProgressRequest(campaign=_campaign(campaign))).progress
 
-    def configure(self, campaign: str, skills: Sequence[pb.SkillSettings]) -> pb.CampaignProgress:
-        return self.ConfigureCampaign(pb.ConfigureCampaignRequest(campaign=_campaign(campaign),
-                                                                  skills=skills)).progress
+    def configure(self, campaign: str, skills: Sequence[pb.SkillSettings], *, preset: str | None = None
+                  ) -> pb.CampaignProgress:
+        """`preset`: the campaign's own scheduling preset (None = keep it, "" = clear it)."""
+        request = pb.ConfigureCampaignRequest(campaign=_campaign(campaign), skills=skills)
+        if preset is not None:
+            request.preset = preset
+        return self.ConfigureCampaign(request).progress
+
+    def vote(self, a: tuple[str, str], b: tuple[str, str], choice: str, *, campaign: str = "", prompt: str = "",
+             seed: int = 0, vote_id: str = "") -> vpb.RecordVoteResponse:
+        """One blind vote between two answers: a/b are (model, served asset); choice "a", "b" or "tie"."""
+        choices = {"a": vpb.VOTE_CHOICE_A, "b": vpb.VOTE_CHOICE_B, "tie": vpb.VOTE_CHOICE_TIE}
+        vote = vpb.Vote(campaign=_campaign(campaign) if campaign else "", a=vpb.VoteSide(model=a[0], asset=a[1]),
+                        b=vpb.VoteSide(model=b[0], asset=b[1]), choice=choices.get(choice, 0), prompt=prompt,
+                        seed=seed)
+        return self.RecordVote(vpb.RecordVoteRequest(vote=vote, vote_id=vote_id))
+
+    def vote_tally(self, campaign: str = "") -> vpb.GetVoteTallyResponse:
+        return self.GetVoteTally(vpb.GetVoteTallyRequest(campaign=_campaign(campaign) if campaign else ""))
 
     def record_eval(self, campaign: str, skill: str, level: int, accuracy: float, *, checkpoint: str = "",
                     global_step: int = 0, training_loss: float | None = None) -> pb.RecordEvalResponse:

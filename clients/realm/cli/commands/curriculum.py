@@ -65,7 +65,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conf.add_argument("campaign")
     conf.add_argument("--skill", action="append", required=True, metavar="SKILL[:OVERRIDE[:WEIGHT]]",
                       help="enable a skill (repeatable); OVERRIDE 0 = none; prefix with - to disable")
+    conf.add_argument("--preset", default=None,
+                      help="the campaign's own scheduling preset (wins over the hero's idle default); '' clears it")
     conf.set_defaults(handler=cmd_configure)
+    vote = add_output_flags(cs.add_parser("vote", help="record a blind A/B/tie vote between two checkpoints"))
+    vote.add_argument("--a", required=True, metavar="MODEL[@ASSET]", help="side A: models/… and the served asset")
+    vote.add_argument("--b", required=True, metavar="MODEL[@ASSET]")
+    vote.add_argument("--choice", required=True, choices=("a", "b", "tie"))
+    vote.add_argument("--campaign", default="")
+    vote.add_argument("--prompt", default="")
+    vote.add_argument("--seed", type=int, default=0)
+    vote.set_defaults(handler=cmd_vote)
+    votes = add_output_flags(cs.add_parser("votes", help="blind-vote tallies per checkpoint and pair"))
+    votes.add_argument("campaign", nargs="?", default="")
+    votes.set_defaults(handler=cmd_votes)
     record = add_output_flags(cs.add_parser("record-eval", help="apply the level-up rule to an eval result"))
     record.add_argument("campaign")
     record.add_argument("skill")
@@ -240,7 +253,7 @@ def cmd_configure(args) -> int:
             fail(f"--skill {spec!r}: expected SKILL[:OVERRIDE[:WEIGHT]]", code=2)
         settings.append(pb.SkillSettings(skill=parts[0], enabled=enabled, training_level_override=override,
                                          weight=weight))
-    progress = _curriculum(args).configure(args.campaign, settings)
+    progress = _curriculum(args).configure(args.campaign, settings, preset=args.preset)
     emit(args, progress if args.json else _progress_rows(progress),
          ["skill", "enabled", "mastered_level", "training_level", "override", "weight"])
     return 0
@@ -326,4 +339,27 @@ def cmd_evaluation(args) -> int:
 
     ev = _curriculum(args).GetEvaluation(pb.GetEvaluationRequest(name=args.name)).evaluation
     _show_evaluation(args, ev)
+    return 0
+
+
+def _side(spec: str) -> tuple[str, str]:
+    model, _, asset = spec.partition("@")
+    return (model if model.startswith("models/") else f"models/{model}", asset)
+
+
+def cmd_vote(args) -> int:
+    reply = _curriculum(args).vote(_side(args.a), _side(args.b), args.choice, campaign=args.campaign,
+                                   prompt=args.prompt, seed=args.seed)
+    emit(args, reply if args.json else [{"first": reply.pair.first, "second": reply.pair.second,
+                                         "first_wins": reply.pair.first_wins, "second_wins": reply.pair.second_wins,
+                                         "ties": reply.pair.ties}],
+         ["first", "second", "first_wins", "second_wins", "ties"], title=reply.vote.name)
+    return 0
+
+
+def cmd_votes(args) -> int:
+    tally = _curriculum(args).vote_tally(args.campaign)
+    emit(args, tally if args.json else [{"checkpoint": c.checkpoint, "wins": c.wins, "losses": c.losses,
+                                         "ties": c.ties, "votes": c.votes} for c in tally.checkpoints],
+         ["checkpoint", "wins", "losses", "ties", "votes"], title=f"{tally.total_votes} votes")
     return 0

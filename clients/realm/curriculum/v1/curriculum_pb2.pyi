@@ -4,6 +4,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from realm.common.v1 import common_pb2 as _common_pb2
 from realm.curriculum.v1 import passives_pb2 as _passives_pb2
+from realm.curriculum.v1 import votes_pb2 as _votes_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -362,12 +363,14 @@ class SkillProgress(_message.Message):
     def __init__(self, skill: _Optional[str] = ..., mastered_level: _Optional[int] = ..., training_level: _Optional[int] = ..., training_level_overridden: _Optional[bool] = ..., accuracy_history: _Optional[_Iterable[_Union[AccuracyPoint, _Mapping]]] = ..., progression: _Optional[_Iterable[_Union[LevelChange, _Mapping]]] = ..., max_level: _Optional[int] = ..., enabled: _Optional[bool] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class CampaignProgress(_message.Message):
-    __slots__ = ("campaign", "skills")
+    __slots__ = ("campaign", "skills", "preset")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
     campaign: str
     skills: _containers.RepeatedCompositeFieldContainer[SkillProgress]
-    def __init__(self, campaign: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[SkillProgress, _Mapping]]] = ...) -> None: ...
+    preset: str
+    def __init__(self, campaign: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[SkillProgress, _Mapping]]] = ..., preset: _Optional[str] = ...) -> None: ...
 
 class GetCampaignProgressRequest(_message.Message):
     __slots__ = ("campaign",)
@@ -394,12 +397,14 @@ class SkillSettings(_message.Message):
     def __init__(self, skill: _Optional[str] = ..., enabled: _Optional[bool] = ..., training_level_override: _Optional[int] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class ConfigureCampaignRequest(_message.Message):
-    __slots__ = ("campaign", "skills")
+    __slots__ = ("campaign", "skills", "preset")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
     campaign: str
     skills: _containers.RepeatedCompositeFieldContainer[SkillSettings]
-    def __init__(self, campaign: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[SkillSettings, _Mapping]]] = ...) -> None: ...
+    preset: str
+    def __init__(self, campaign: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[SkillSettings, _Mapping]]] = ..., preset: _Optional[str] = ...) -> None: ...
 
 class ConfigureCampaignResponse(_message.Message):
     __slots__ = ("progress",)

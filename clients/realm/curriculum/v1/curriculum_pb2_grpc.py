@@ -5,6 +5,7 @@ import warnings
 
 from realm.curriculum.v1 import curriculum_pb2 as realm_dot_curriculum_dot_v1_dot_curriculum__pb2
 from realm.curriculum.v1 import passives_pb2 as realm_dot_curriculum_dot_v1_dot_passives__pb2
+from realm.curriculum.v1 import votes_pb2 as realm_dot_curriculum_dot_v1_dot_votes__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -125,6 +126,16 @@ class CurriculumServiceStub:
                 '/realm.curriculum.v1.CurriculumService/GetPassivesReport',
                 request_serializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportRequest.SerializeToString,
                 response_deserializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportResponse.FromString,
+                _registered_method=True)
+        self.RecordVote = channel.unary_unary(
+                '/realm.curriculum.v1.CurriculumService/RecordVote',
+                request_serializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.RecordVoteRequest.SerializeToString,
+                response_deserializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.RecordVoteResponse.FromString,
+                _registered_method=True)
+        self.GetVoteTally = channel.unary_unary(
+                '/realm.curriculum.v1.CurriculumService/GetVoteTally',
+                request_serializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.GetVoteTallyRequest.SerializeToString,
+                response_deserializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.GetVoteTallyResponse.FromString,
                 _registered_method=True)
 
 
@@ -253,6 +264,20 @@ class CurriculumServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordVote(self, request, context):
+        """Oracle blind votes (votes.proto): record one A/B/tie vote between two checkpoints' answers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVoteTally(self, request, context):
+        """Wins, losses and ties per checkpoint and per pair.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CurriculumServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -345,6 +370,16 @@ def add_CurriculumServiceServicer_to_server(servicer, server):
                     servicer.GetPassivesReport,
                     request_deserializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportRequest.FromString,
                     response_serializer=realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportResponse.SerializeToString,
+            ),
+            'RecordVote': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordVote,
+                    request_deserializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.RecordVoteRequest.FromString,
+                    response_serializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.RecordVoteResponse.SerializeToString,
+            ),
+            'GetVoteTally': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoteTally,
+                    request_deserializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.GetVoteTallyRequest.FromString,
+                    response_serializer=realm_dot_curriculum_dot_v1_dot_votes__pb2.GetVoteTallyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -834,6 +869,60 @@ class CurriculumService:
             '/realm.curriculum.v1.CurriculumService/GetPassivesReport',
             realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportRequest.SerializeToString,
             realm_dot_curriculum_dot_v1_dot_passives__pb2.GetPassivesReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordVote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.curriculum.v1.CurriculumService/RecordVote',
+            realm_dot_curriculum_dot_v1_dot_votes__pb2.RecordVoteRequest.SerializeToString,
+            realm_dot_curriculum_dot_v1_dot_votes__pb2.RecordVoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoteTally(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.curriculum.v1.CurriculumService/GetVoteTally',
+            realm_dot_curriculum_dot_v1_dot_votes__pb2.GetVoteTallyRequest.SerializeToString,
+            realm_dot_curriculum_dot_v1_dot_votes__pb2.GetVoteTallyResponse.FromString,
             options,
             channel_credentials,
             insecure,
