@@ -241,6 +241,10 @@ class OpenAIRoutes:
                   "choices": [self._choice(c, ask, chat, prompts[c.index // ask.n]) for c in choices],
                   "usage": _usage(choices, ask.n)}
         response = web.json_response(answer)
+        summary = choices[0].summary
+        if summary is not None:  # provenance: which checkpoint really answered
+            response.headers["x-realm-served-model"] = summary.model
+            response.headers["x-realm-served-asset"] = summary.asset
         if ask.ignored:
             response.headers["x-realm-ignored-fields"] = ",".join(ask.ignored)
         return response
