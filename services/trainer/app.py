@@ -30,5 +30,6 @@ async def setup(server: ServiceServer, *, domain: TrainerDomain | None = None) -
     server.add(TrainerServicer(domain), trainer_pb2_grpc.add_TrainerServiceServicer_to_server,
                "realm.trainer.v1.TrainerService")
     server.sqlite_store("trainer", domain.store.path)  # backups by the kit (MaintenanceService)
+    server.auth_rules({"ValidateTrainingConfig": "read"})  # a dry-run writes nothing
     await domain.start()
     server.on_shutdown(domain.close)

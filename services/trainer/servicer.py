@@ -9,11 +9,13 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 
 from realm.common.v1 import common_pb2
+from realm.trainer.v1 import config_check_pb2 as ccpb
 from realm.trainer.v1 import trainer_pb2 as pb
 from realm.trainer.v1 import trainer_pb2_grpc
 from services.kit.convert import enum_from_pb, enum_to_pb, from_timestamp, to_timestamp
 from services.kit.errors import InvalidArgument
 from services.kit.paging import paginate
+from services.trainer.config_check import dry_run
 from services.trainer.domain import TrainerDomain
 from services.trainer.events import Event
 from services.trainer.heroes import HeroSpec
@@ -325,6 +327,17 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     # ---- memory --------------------------------------------------------------------------------------
     async def EstimateMemory(self, request, context):
         return await asyncio.to_thread(self._estimate, request)
+
+    async def ValidateTrainingConfig(self, request, context):
+        return await asyncio.to_thread(self._validate_config, request)
+
+    def _validate_config(self, request: ccpb.ValidateTrainingConfigRequest) -> ccpb.ValidateTrainingConfigResponse:
+        result = dry_run(self.domain.heroes, self.domain.campaigns, hero=request.hero, campaign=request.campaign,
+                         overrides=json_format.MessageToDict(request.overrides))
+        return ccpb.ValidateTrainingConfigResponse(
+            valid=result.valid, config_hash=result.config_hash,
+            problems=[ccpb.ConfigProblem(field=p.field, message=p.message, origin=p.origin) for p in result.problems],
+            config=_struct(result.config.to_dict()) if result.config is not None else None)
 
     def _estimate(self, request: pb.EstimateMemoryRequest) -> pb.EstimateMemoryResponse:
         if request.hero:

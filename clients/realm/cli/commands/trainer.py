@@ -69,9 +69,27 @@ def campaign_new(args):
                            skills=args.skill or [])
     trainer = _trainer(args)
     created = trainer.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign, campaign_id=args.id or "")).campaign
+    if args.weight or args.preset is not None:
+        _configure_curriculum(args, created)
     if args.activate:
         created = trainer.ActivateCampaign(pb.ActivateCampaignRequest(name=created.name)).campaign
     emit(args, created, columns=CAMPAIGN_COLUMNS)
+
+
+def _configure_curriculum(args, created) -> None:
+    """Skill weights and the campaign's scheduling preset live in the curriculum (it schedules)."""
+    from realm.curriculum.v1 import curriculum_pb2 as cpb
+
+    weights = {}
+    for pair in args.weight or []:
+        skill, sep, value = pair.partition("=")
+        try:
+            weights[skill.removeprefix("skills/")] = float(value) if sep else 1.0
+        except ValueError:
+            fail(f"--weight expects SKILL=NUMBER, got {pair!r}")
+    skills = [s.removeprefix("skills/") for s in created.skills] or list(weights)
+    settings = [cpb.SkillSettings(skill=s, enabled=True, weight=weights.get(s, 1.0)) for s in skills]
+    client(args).curriculum.configure(created.name, settings, preset=args.preset)
 
 
 def campaign_ls(args):
@@ -317,6 +335,24 @@ def memory_estimate(args):
     return 0
 
 
+def train_check(args):
+    from realm.trainer.v1 import config_check_pb2 as ccpb
+
+    overrides = struct_pb2.Struct()
+    overrides.update(_overrides(args.set))
+    reply = _trainer(args).ValidateTrainingConfig(ccpb.ValidateTrainingConfigRequest(
+        hero=_name("heroes", args.hero) if args.hero else "",
+        campaign=_name("campaigns", args.campaign) if args.campaign else "", overrides=overrides))
+    if args.json:
+        emit(args, reply)
+    elif reply.valid:
+        console.print(f"valid (config sha256 {reply.config_hash})")
+    else:
+        emit(args, [{"field": p.field, "origin": p.origin, "problem": p.message} for p in reply.problems],
+             columns=["field", "origin", "problem"], title=f"{len(reply.problems)} problem(s)")
+    return 0 if reply.valid else 1
+
+
 # ---- registration ----------------------------------------------------------------------------------------
 def register(subparsers) -> None:
     hero = subparsers.add_parser("hero", help="heroes (models)").add_subparsers(dest="hero_cmd", required=True)
@@ -332,6 +368,8 @@ def register(subparsers) -> None:
     new.add_argument("--starting-checkpoint")
     new.add_argument("--skill", action="append")
     new.add_argument("--set", action="append", metavar="KEY=VALUE", help="training config override")
+    new.add_argument("--weight", action="append", metavar="SKILL=WEIGHT", help="scheduling weight of a skill")
+    new.add_argument("--preset", help="the campaign's scheduling preset (equal, focus:SKILL, weighted, ...)")
     new.add_argument("--activate", action="store_true")
     ls = _sub(campaign, "ls", "list campaigns", campaign_ls)
     ls.add_argument("--hero")
@@ -377,6 +415,10 @@ def register(subparsers) -> None:
     skip.add_argument("quest", nargs="?")
     skip.add_argument("--reason")
     _sub(train, "status", "run status", train_status)
+    check = _sub(train, "check", "dry-run a training config: every error at once (exit 1 if any)", train_check)
+    check.add_argument("--hero")
+    check.add_argument("--campaign")
+    check.add_argument("--set", action="append", metavar="KEY=VALUE", help="override to try")
     watch = _sub(train, "watch", "live progress (step, loss, tokens/s, ETA)", train_watch)
     watch.add_argument("--after", type=int, default=0, help="start after this event sequence")
     watch.add_argument("--history-only", action="store_true")

@@ -5,6 +5,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from realm.common.v1 import common_pb2 as _common_pb2
+from realm.trainer.v1 import config_check_pb2 as _config_check_pb2
 from realm.trainer.v1 import lineage_pb2 as _lineage_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

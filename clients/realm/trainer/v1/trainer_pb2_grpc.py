@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from realm.trainer.v1 import config_check_pb2 as realm_dot_trainer_dot_v1_dot_config__check__pb2
 from realm.trainer.v1 import lineage_pb2 as realm_dot_trainer_dot_v1_dot_lineage__pb2
 from realm.trainer.v1 import trainer_pb2 as realm_dot_trainer_dot_v1_dot_trainer__pb2
 
@@ -160,6 +161,11 @@ class TrainerServiceStub:
                 '/realm.trainer.v1.TrainerService/EstimateMemory',
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryRequest.SerializeToString,
                 response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryResponse.FromString,
+                _registered_method=True)
+        self.ValidateTrainingConfig = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/ValidateTrainingConfig',
+                request_serializer=realm_dot_trainer_dot_v1_dot_config__check__pb2.ValidateTrainingConfigRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_config__check__pb2.ValidateTrainingConfigResponse.FromString,
                 _registered_method=True)
         self.GetCampaignLineage = channel.unary_unary(
                 '/realm.trainer.v1.TrainerService/GetCampaignLineage',
@@ -336,6 +342,13 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ValidateTrainingConfig(self, request, context):
+        """Dry-run of a training config (config_check.proto): every error at once, and the resolved config.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCampaignLineage(self, request, context):
         """Data lineage (lineage.proto): every quest of a campaign with its generator, validator, schema, rows,
         sha256 and the checkpoints trained on it, aggregated by generator and version.
@@ -471,6 +484,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.EstimateMemory,
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryRequest.FromString,
                     response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryResponse.SerializeToString,
+            ),
+            'ValidateTrainingConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateTrainingConfig,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_config__check__pb2.ValidateTrainingConfigRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_config__check__pb2.ValidateTrainingConfigResponse.SerializeToString,
             ),
             'GetCampaignLineage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCampaignLineage,
@@ -1154,6 +1172,33 @@ class TrainerService:
             '/realm.trainer.v1.TrainerService/EstimateMemory',
             realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryRequest.SerializeToString,
             realm_dot_trainer_dot_v1_dot_trainer__pb2.EstimateMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateTrainingConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/ValidateTrainingConfig',
+            realm_dot_trainer_dot_v1_dot_config__check__pb2.ValidateTrainingConfigRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_config__check__pb2.ValidateTrainingConfigResponse.FromString,
             options,
             channel_credentials,
             insecure,
