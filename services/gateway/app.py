@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from realm.sdk.aio import AsyncRealm
 from services.gateway import docs_page
 from services.gateway.config import GatewayConfig
+from services.gateway.config_view import config_handler
 from services.gateway.edge import Metrics, make_middlewares, public
 from services.gateway.errors import HttpError
 from services.gateway.openai_routes import OpenAIRoutes
@@ -95,6 +96,7 @@ def create_app(config: GatewayConfig) -> web.Application:
     add.add_post("/api/session", gateway.sessions.sign_in)
     add.add_get("/api/session", gateway.sessions.describe)
     add.add_delete("/api/session", gateway.sessions.sign_out)
+    add.add_get("/api/config", config_handler(config.effective))  # effective realm.yaml, secrets redacted
     # OpenAI-compatible
     add.add_get("/v1/models", gateway.openai.list_models)
     add.add_get("/v1/models/{model:.+}", gateway.openai.get_model)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.gateway.config_view import effective_view
 from services.kit.config import ConfigError, Settings
 
 MIB = 1 << 20
@@ -50,6 +51,8 @@ class GatewayConfig:
     secure_cookies: bool = False
     # OpenAI/TGI model names that mean "whatever is served by default" (the HF clients send these).
     default_aliases: frozenset[str] = frozenset({"", "default", "tgi", "dummy"})
+    # The realm configuration as loaded, secrets already redacted (config_view): served at GET /api/config.
+    effective: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def role_of(self, token: str) -> str | None:
         import hmac
@@ -93,6 +96,7 @@ def config_from_settings(settings: Settings, addresses: Mapping[str, str] | None
         body_idle_seconds=_number(section, "body_idle_seconds", 30.0),
         heartbeat_seconds=_number(section, "heartbeat_seconds", 15.0),
         secure_cookies=bool(section.get("secure_cookies", False)),
+        effective=effective_view(settings.raw, str(settings.path or "")),
     )
     values.update(overrides)
     return GatewayConfig(**values)
