@@ -10,7 +10,10 @@ from realm.inference.v1 import inference_pb2_grpc
 from services.inference.config import InferenceConfig
 from services.inference.follow import AliasFollower, DefaultSpec
 from services.inference.pool import BACKEND_TGI, ModelPool
+from services.inference.priority import Activity
 from services.inference.servicer import InferenceServicer
+from services.inference.task_board import TaskBoard
+from services.inference.task_store import TaskStore
 from services.inference.tgi import TgiBackend
 from services.inference.transformers_backend import LoadOptions, TransformersBackend
 from services.inference.vault_source import VaultCheckpointCache
@@ -23,6 +26,9 @@ AUTH_RULES = {
     "Generate": "read", "GenerateStream": "read", "Chat": "read", "ChatStream": "read",
     "ListModels": "read", "GetModel": "read", "WatchModel": "read", "Tokenize": "read",
     "LoadModel": "admin", "UnloadModel": "admin",
+    # Background tasks: anyone may look; registering, cancelling and running them (workers) needs admin.
+    "GetTask": "read", "ListTasks": "read", "CreateTask": "admin", "CancelTask": "admin", "ClaimTask": "admin",
+    "ReportTask": "admin", "FinishTask": "admin",
 }
 
 
@@ -68,10 +74,18 @@ def build_pool(config: InferenceConfig, vault_client=None) -> ModelPool:
 
 async def setup(server: ServiceServer) -> None:
     config = InferenceConfig.from_settings(server.settings)
+    # One Activity for the host: the pool counts requests by priority, every engine admits interactive first.
+    activity = Activity(config.background)
+    config = replace(config, engine=replace(config.engine, activity=activity))
     vault = _LazyVaultClient(server.settings)
     pool = build_pool(config, vault)
-    server.add(InferenceServicer(pool, config.limits), inference_pb2_grpc.add_InferenceServiceServicer_to_server,
+    pool.activity = activity
+    servicer = InferenceServicer(pool, config.limits)
+    servicer.tasks = TaskBoard(TaskStore(config.tasks_db), activity)
+    server.add(servicer, inference_pb2_grpc.add_InferenceServiceServicer_to_server,
                "realm.inference.v1.InferenceService")
+    server.sqlite_store("tasks", config.tasks_db)
+    server.on_shutdown(servicer.tasks.close)
     server.auth_rules(AUTH_RULES)
     server.on_shutdown(pool.close)
     default = None

@@ -20,6 +20,9 @@
       adapter_base_dir: ""
       tgi_timeout_seconds: 60
       tgi_tokenizers: {}          # {"http://tgi:8080": /models/hero-tokenizer}
+      background:                 # idle-GPU tasks (task_board.py, priority.py); registry in <data_dir>/inference/tasks.db
+        max_rows: 8               # background rows in one batch at most
+        max_interactive_delay_seconds: 2.0   # the bound: background work never holds an interactive request longer
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 from services.inference.engine import EngineConfig
 from services.inference.params import GenerationLimits
 from services.inference.pool import PoolConfig
+from services.inference.priority import BackgroundPolicy
 from services.inference.references import is_model_reference
 from services.inference.transformers_backend import DTYPES
 from services.kit.config import ConfigError, Settings
@@ -40,7 +44,9 @@ from services.kit.errors import InvalidArgument
 KNOWN_KEYS = frozenset({
     "device", "dtype", "max_models", "memory_budget_mb", "max_batch_size", "max_queue", "limits", "default_model",
     "follow_retry_seconds", "on_demand", "cache_dir", "adapter_base_dir", "tgi_timeout_seconds", "tgi_tokenizers",
+    "background",
 })
+BACKGROUND_KEYS = frozenset({"max_rows", "max_interactive_delay_seconds"})
 DEFAULT_MODEL_KEYS = frozenset({"source", "id", "backend", "campaign", "fallback"})
 
 
@@ -70,6 +76,9 @@ class InferenceConfig:
     default_model: DefaultModel | None = None
     follow_retry_seconds: float = 5.0
     on_demand: bool = True
+    # Idle-task work: background rows per batch and the bound interactive requests keep (priority.py).
+    background: BackgroundPolicy = field(default_factory=BackgroundPolicy)
+    tasks_db: Path = Path("var/inference/tasks.db")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InferenceConfig:
@@ -117,6 +126,8 @@ class InferenceConfig:
             default_model=_default_model(section.get("default_model"), root),
             follow_retry_seconds=float(retry),
             on_demand=on_demand,
+            background=_background(section.get("background")),
+            tasks_db=data_dir / "inference" / "tasks.db",
         )
 
 
@@ -138,6 +149,25 @@ def _default_model(raw: Any, root: Path) -> DefaultModel | None:
     return DefaultModel(source=_local_or_remote(raw["source"].strip(), root), model_id=raw.get("id", ""),
                         backend=raw.get("backend", ""), campaign=raw.get("campaign", "").removeprefix("campaigns/"),
                         fallback=_local_or_remote(fallback, root) if fallback else "")
+
+
+def _background(raw: Any) -> BackgroundPolicy:
+    """`inference.background: {max_rows: 8, max_interactive_delay_seconds: 2.0}`."""
+    if raw is None:
+        return BackgroundPolicy()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("inference.background", "must be a mapping of max_rows, max_interactive_delay_seconds")
+    unknown = sorted(set(raw) - BACKGROUND_KEYS)
+    if unknown:
+        raise ConfigError(f"inference.background.{unknown[0]}", f"unknown key; known keys are {sorted(BACKGROUND_KEYS)}")
+    rows = raw.get("max_rows", BackgroundPolicy.max_rows)
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise ConfigError("inference.background.max_rows", f"must be a non-negative integer, got {rows!r}")
+    bound = raw.get("max_interactive_delay_seconds", BackgroundPolicy.max_interactive_delay_seconds)
+    if isinstance(bound, bool) or not isinstance(bound, int | float) or bound <= 0:
+        raise ConfigError("inference.background.max_interactive_delay_seconds",
+                          f"must be a positive number of seconds, got {bound!r}")
+    return BackgroundPolicy(max_rows=rows, max_interactive_delay_seconds=float(bound))
 
 
 def _local_or_remote(source: str, root: Path) -> str:

@@ -37,6 +37,7 @@ from services.inference.backend import (
     TokenEvent,
 )
 from services.inference.params import SamplingParams
+from services.inference.priority import Activity, Preempted, plan_admissions
 from services.inference.sampling import IncrementalDetokenizer, RowSampler, find_stop
 from services.kit.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 
@@ -47,6 +48,8 @@ log = structlog.get_logger(__name__)
 class EngineConfig:
     max_batch_size: int = 16
     max_queue: int = 64
+    # Interactive-first admission and the host's background counters (shared by every engine of a pool).
+    activity: Activity | None = None
 
 
 class GenerationFailed(Unavailable):
@@ -116,7 +119,7 @@ class GenerationHandle:
         try:
             while True:
                 event = await self._sequence.sink.queue.get()
-                if isinstance(event, GenerationFailed):
+                if isinstance(event, GenerationFailed | Preempted):
                     raise event
                 yield event
                 if isinstance(event, Summary):
@@ -147,6 +150,7 @@ class BatchEngine:
         self._padded = False  # whether any row of the running batch has left padding
         self._stopping = False
         self._outbox = _Outbox()  # touched only by the worker thread
+        self._activity = config.activity or Activity()
         self._thread = threading.Thread(target=self._run, name=f"engine-{model_label}", daemon=True)
         self._thread.start()
 
@@ -232,15 +236,18 @@ class BatchEngine:
         self._outbox.flush()
 
     def _take_admissions(self) -> list[_Sequence]:
-        admitted = []
         for sequence in [s for s in self._waiting if s.cancelled]:
             self._waiting.remove(sequence)
             self._finish(sequence, FINISH_CANCELLED)
-        free = self._config.max_batch_size - len(self._running)
-        while self._waiting and len(admitted) < free:
-            admitted.append(self._waiting.popleft())
+        admitted, preempted = plan_admissions(self._waiting, self._running, self._config.max_batch_size,
+                                              self._activity)
+        for sequence in preempted:  # dropped from the batch by _drop_cancelled before the admissions join it
+            sequence.cancelled = sequence.finished = True
+            self._outbox.put(sequence.sink, Preempted("preempted by interactive requests; retry when idle"))
         self._admitting = len(admitted)
         metrics.QUEUED_REQUESTS.labels(self._label).set(len(self._waiting))
+        if not admitted and not self._running and self._waiting:
+            self._lock.wait(0.05)  # only paused background work waits: look again soon, without spinning
         return admitted
 
     def _drop_cancelled(self) -> None:

@@ -57,6 +57,8 @@ class SamplingParams:
     seed: int | None = None
     # How many most likely alternatives to report with every generated token (0 = none).
     top_logprobs: int = 0
+    # Idle-task work: only spare batch slots, preempted by interactive requests (services/inference/priority.py).
+    background: bool = False
 
     @property
     def greedy(self) -> bool:
@@ -75,6 +77,7 @@ class SamplingParams:
         stop_sequences: list[str] | tuple[str, ...] = (),
         seed: int | None = None,
         top_logprobs: int = 0,
+        background: bool = False,
     ) -> SamplingParams:
         """Validate raw request values (proto defaults: 0 = "use the default / disabled")."""
         prefix = "parameters."
@@ -115,6 +118,7 @@ class SamplingParams:
             stop_sequences=tuple(stop_sequences),
             seed=seed,
             top_logprobs=int(top_logprobs),
+            background=bool(background),
         )
 
 

@@ -20,6 +20,7 @@ import structlog
 from services.inference import metrics
 from services.inference.backend import Backend, Completion, GenerationEvent, Summary, collect
 from services.inference.params import GenerationLimits, SamplingParams, check_messages, check_prompt
+from services.inference.priority import Activity
 from services.inference.references import parse_reference
 from services.inference.vault_source import VaultCheckpointCache, is_vault_source
 from services.kit.errors import (
@@ -170,6 +171,8 @@ class ModelPool:
         # which also sets `follow_hook` to hear of every new alias-following model.
         self.followed_campaign = ""
         self.follow_hook: Callable[[], None] | None = None
+        # Interactive and background requests in flight (priority.py); app.py shares it with the engines.
+        self.activity = Activity()
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -429,13 +432,14 @@ class ModelPool:
         """Events of one generation (NotFound / FailedPrecondition on the first step when the model cannot
         serve); the summary says which model, asset and source answered."""
         check_prompt(prompt, self._limits)
-        entry, (backend, asset, source) = await self._serving_on_demand(name)
-        events = backend.generate_stream(prompt, params, add_special_tokens=not chat_template_applied)
-        async with contextlib.aclosing(self._counted(entry.model_id, kind, events)) as stream:
-            async for event in stream:
-                if isinstance(event, Summary):
-                    event = replace(event, model=f"models/{entry.model_id}", asset=asset, source=source)
-                yield event
+        with self.activity.track(params.background):
+            entry, (backend, asset, source) = await self._serving_on_demand(name)
+            events = backend.generate_stream(prompt, params, add_special_tokens=not chat_template_applied)
+            async with contextlib.aclosing(self._counted(entry.model_id, kind, events)) as stream:
+                async for event in stream:
+                    if isinstance(event, Summary):
+                        event = replace(event, model=f"models/{entry.model_id}", asset=asset, source=source)
+                    yield event
 
     async def generate(self, name: str, prompt: str, params: SamplingParams, *, kind: str = "generate",
                        chat_template_applied: bool = False) -> Completion:

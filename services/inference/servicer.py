@@ -17,6 +17,7 @@ from services.inference.backend import (
 )
 from services.inference.params import GenerationLimits, SamplingParams
 from services.inference.pool import BACKEND_TGI, BACKEND_TRANSFORMERS, LoadSpec, ModelPool, ModelView
+from services.inference.task_rpcs import TaskRpcs, background_from_pb
 from services.kit.convert import to_timestamp
 from services.kit.paging import paginate
 
@@ -48,6 +49,7 @@ def params_from_pb(parameters: pb.GenerationParameters, limits: GenerationLimits
         top_p=parameters.top_p, top_k=parameters.top_k, repetition_penalty=parameters.repetition_penalty,
         stop_sequences=list(parameters.stop_sequences),
         seed=parameters.seed if parameters.HasField("seed") else None, top_logprobs=parameters.top_logprobs,
+        background=background_from_pb(parameters.priority),
     )
 
 
@@ -71,7 +73,7 @@ def _messages(messages) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
 
 
-class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
+class InferenceServicer(TaskRpcs, inference_pb2_grpc.InferenceServiceServicer):
     def __init__(self, pool: ModelPool, limits: GenerationLimits) -> None:
         self._pool = pool
         self._limits = limits

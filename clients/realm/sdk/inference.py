@@ -29,10 +29,14 @@ def parameters(
     stop: Iterable[str] = (),
     seed: int | None = None,
     return_tokens: bool = False,
+    background: bool = False,
 ) -> pb.GenerationParameters:
+    # background: idle-task work (realm.sdk.tasks): it only uses spare slots and is ABORTED ("preempted")
+    # when an interactive request needs the slot.
     params = pb.GenerationParameters(
         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
         repetition_penalty=repetition_penalty, stop_sequences=list(stop), return_tokens=return_tokens,
+        priority=pb.REQUEST_PRIORITY_BACKGROUND if background else pb.REQUEST_PRIORITY_UNSPECIFIED,
     )
     if seed is not None:
         params.seed = seed
