@@ -38,6 +38,7 @@ from services.trainer.jobs import JobBuilder
 from services.trainer.models import (
     TERMINAL_QUEST_STATES,
     Campaign,
+    Desired,
     EventKind,
     Quest,
     QuestState,
@@ -63,14 +64,6 @@ from services.trainer.worker_process import is_our_worker, kill_group, spawn_wor
 log = structlog.get_logger("realm.trainer.controller")
 
 DESIRED_KEY = "run.desired"
-
-
-class Desired(StrEnum):
-    """The run state asked for (persisted): what the loop does between quests and after a restart."""
-
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
-    STOPPED = "STOPPED"
 
 
 @dataclass
@@ -145,6 +138,7 @@ class RunController:
         self._wake = asyncio.Event()
         self._closing = False
         self._attempt: _Attempt | None = None
+        self._pending_skip: str | None = None  # a skip asked for while the quest's worker was being launched
         self._state = RunState.IDLE
         self._campaign = ""
         self._quest = ""
@@ -187,8 +181,7 @@ class RunController:
 
     # ---- status and control (called from the servicer on the event loop) ---------------------------------
     @property
-    def current(self) -> tuple[str, str]:
-        """(campaign, quest) the controller is on; quest is "" between quests."""
+    def current(self) -> tuple[str, str]:  # (campaign, quest); quest is "" between quests
         return self._campaign, self._quest
 
     def status(self) -> RunStatus:
@@ -246,8 +239,11 @@ class RunController:
 
     def skip(self, name: str, reason: str = "") -> RunStatus:
         quest = self.queue.get(name)
-        if self._attempt is not None and quest.name == self._quest:
-            self._send(self._attempt, ControlWord.SKIP, reason or "skipped")
+        if quest.name == self._quest and (self._attempt is not None or quest.state is QuestState.RUNNING):
+            if self._attempt is not None:
+                self._send(self._attempt, ControlWord.SKIP, reason or "skipped")
+            else:  # its worker is being (re)launched: the skip applies as soon as it runs
+                self._pending_skip = reason or "skipped"
             return self.status()
         if quest.state is QuestState.PAUSED:
             self._finish(quest, QuestState.SKIPPED, reason or "skipped while paused")
@@ -336,7 +332,7 @@ class RunController:
 
     async def _run_quest(self, campaign: Campaign, quest: Quest) -> None:
         self._campaign, self._quest = campaign.name, quest.name
-        self._last_step = None
+        self._last_step, self._pending_skip = None, None
         resuming = quest.state is QuestState.PAUSED
         try:
             job = await asyncio.to_thread(self._prepare, campaign, quest)
@@ -380,6 +376,9 @@ class RunController:
             self._send(attempt, ControlWord.PAUSE, "paused")
         elif self.desired is Desired.STOPPED:
             self._send(attempt, ControlWord.STOP, "stopped")
+        if self._pending_skip is not None:
+            self._send(attempt, ControlWord.SKIP, self._pending_skip)
+            self._pending_skip = None
         async for event in worker_events(process):
             await self._on_event(attempt, event)
         await process.wait()

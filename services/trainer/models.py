@@ -61,6 +61,14 @@ class RunState(StrEnum):
     STOPPED = "STOPPED"
 
 
+class Desired(StrEnum):
+    """The run state asked for (persisted): what the controller does between quests and after a restart."""
+
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    STOPPED = "STOPPED"
+
+
 class EventKind(StrEnum):
     STEP = "STEP"
     QUEST_STARTED = "QUEST_STARTED"

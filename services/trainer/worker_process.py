@@ -11,6 +11,7 @@ from pathlib import Path
 
 import structlog
 
+from services.kit.lifetime import die_with_parent
 from services.trainer.config import ControllerSettings
 from services.trainer.worker.protocol import JOB_FILE, Job, MalformedEvent, WorkerEvent
 
@@ -21,7 +22,10 @@ STDOUT_LIMIT = 16 * 1024 * 1024
 
 
 async def spawn_worker(settings: ControllerSettings, job: Job) -> asyncio.subprocess.Process:
-    """Start `worker_command --job run_dir/job.json`; stdout is the event pipe, stderr goes to run_dir/worker.log."""
+    """Start `worker_command --job run_dir/job.json`; stdout is the event pipe, stderr goes to run_dir/worker.log.
+
+    Call it from the event loop's thread: the worker is killed when that thread's process dies (SIGKILL, not a
+    pause: a restarted trainer resumes from the last periodic checkpoint, as after any crash)."""
     code_root = settings.code_root
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -34,6 +38,7 @@ async def spawn_worker(settings: ControllerSettings, job: Job) -> asyncio.subpro
             *settings.worker_command, "--job", str(job.path),
             stdout=asyncio.subprocess.PIPE, stderr=stderr, stdin=asyncio.subprocess.DEVNULL,
             cwd=str(code_root), env=env, start_new_session=True, limit=STDOUT_LIMIT,
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
 
 
