@@ -6,7 +6,7 @@ skill / from_level / to_level / checkpoint / mean_accuracy). from_level / to_lev
 the curriculum's training level (asked through `SkillLevels`), else to_level + 1. For each event the follower
 - prunes the campaign's waiting quests that the hero loop generated for that skill below that training level
   (SKIPPED, "superseded by level-up to L<training level>"); quests from users or sparring are left alone, and
-- emits a LEVEL_UP event on the trainer's stream (attributes skill / from_level / to_level / training_level /
+- emits a LEVEL_UP event on the trainer's stream (attributes scope=skill / skill / from_level / to_level / training_level /
   pruned) and adds a campaign milestone.
 
 Resumable and idempotent: the last ledger sequence handled is stored in the trainer's SQLite (settings_kv), an
@@ -166,20 +166,20 @@ class LevelUpFollower:
         if self._already_emitted(campaign, skill, to_level):
             return False
         attributes = {
-            "skill": skill, "from_level": str(from_level), "to_level": str(to_level),
+            "scope": "skill", "skill": skill, "from_level": str(from_level), "to_level": str(to_level),
             "training_level": str(training_level), "pruned": str(len(pruned)),
             "ledger_sequence": str(event.sequence),
         }
         for key in ("checkpoint", "mean_accuracy"):
             if event.attributes.get(key):
                 attributes[key] = event.attributes[key]
-        message = f"{skill} mastered level {to_level}; training at L{training_level}" + (
+        message = f"skill {skill} reached level {to_level} (mastered); training at skill level {training_level}" + (
             f"; {len(pruned)} queued quest(s) of lower levels pruned" if pruned else "")
         self.events.publish(EventKind.LEVEL_UP, campaign=campaign, message=message, attributes=attributes)
         current = self.campaigns.get(campaign)
         with contextlib.suppress(RealmError):  # an archived campaign keeps its milestones as they were
             self.campaigns.add_milestone(campaign, Milestone(
-                title=f"{skill} L{to_level} mastered", description=message, reach_time=time.time(),
+                title=f"skill {skill} level {to_level} mastered", description=message, reach_time=time.time(),
                 global_step=current.global_step))
         return True
 

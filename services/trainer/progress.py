@@ -65,7 +65,7 @@ def hero_progress(campaigns: CampaignBook, queue: QuestQueue, campaign_name: str
 def award_xp(campaigns: CampaignBook, events: EventLog, *, campaign: str, quest: str, global_step: int,
              trained_tokens: int) -> int | None:
     """Record a step's campaign totals (they only move forward); when the XP crosses a level threshold, add a
-    milestone and publish LEVEL_UP. Returns the hero's new level, or None when it did not change."""
+    milestone and publish LEVEL_UP (scope "hero": the hero's level from XP, not a skill's). Returns the hero's new level, or None when it did not change."""
     before = campaigns.get(campaign).trained_tokens
     campaigns.record_progress(campaign, global_step=global_step, trained_tokens=trained_tokens)
     after = campaigns.get(campaign).trained_tokens
@@ -73,8 +73,8 @@ def award_xp(campaigns: CampaignBook, events: EventLog, *, campaign: str, quest:
     if new_level <= old_level:
         return None
     campaigns.add_milestone(campaign, Milestone(
-        title=f"Level {new_level}", description=f"{after:,} XP (trained tokens)", reach_time=time.time(),
+        title=f"Hero level {new_level}", description=f"{after:,} XP (trained tokens)", reach_time=time.time(),
         global_step=global_step))
     events.publish(EventKind.LEVEL_UP, campaign=campaign, quest=quest, message=f"the hero reached level {new_level}",
-                   attributes={"level": str(new_level), "xp": str(after)})
+                   attributes={"scope": "hero", "level": str(new_level), "xp": str(after)})
     return new_level

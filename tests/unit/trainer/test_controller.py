@@ -360,7 +360,8 @@ async def test_crossing_an_xp_threshold_levels_the_hero_up(running, th):
     level_ups = [e for e in domain.events.history(0, limit=10_000) if e.kind is EventKind.LEVEL_UP]
     assert len(level_ups) == 1 and level_ups[0].attributes["level"] == "2"
     milestones = domain.campaigns.get(campaign.name).milestones
-    assert [m.title for m in milestones] == ["Level 2"] and milestones[0].global_step == 51
+    assert [m.title for m in milestones] == ["Hero level 2"] and milestones[0].global_step == 51
+    assert level_ups[0].attributes["scope"] == "hero"  # named apart from a skill's level (issue 15)
     progress = domain.progress(campaign.name)
     assert (progress.level, progress.xp, progress.xp_for_next_level) == (2, 10_550, 30_000)
 

@@ -145,7 +145,9 @@ def test_level_up_prunes_superseded_hero_loop_quests_and_emits_once(domain):
     assert event.attributes["checkpoint"] == "assets/ck-1" and event.attributes["ledger_sequence"] == "7"
     skipped = [e for e in domain.events.history(0, limit=10_000) if e.kind is EventKind.QUEST_SKIPPED]
     assert sorted(e.quest for e in skipped) == ["quests/loop-bin-1a", "quests/loop-bin-1b"]
-    assert [m.title for m in domain.campaigns.get(campaign).milestones] == ["bin L1 mastered"]
+    assert [m.title for m in domain.campaigns.get(campaign).milestones] == ["skill bin level 1 mastered"]
+    assert event.attributes["scope"] == "skill"  # named apart from the hero's XP level (issue 15)
+    assert event.message.startswith("skill bin reached level 1 (mastered); training at skill level 2")
     assert domain.level_ups.cursor == 7
 
     # The same ledger event again (a replay after a reconnect) changes nothing.
