@@ -147,3 +147,47 @@ export async function currentCampaign({ refresh = false } = {}) {
   campaignCache = active[0] || campaigns[0] || null;
   return campaignCache;
 }
+
+// -- POST answered with SSE ---------------------------------------------------------------------------------------
+// A server stream whose request has a body (e.g. models/x:chatStream): EventSource can only GET, so this reads the
+// response with fetch. onEvent(data, id) for each `data:` frame; an `event: error` frame (the upstream failed
+// mid-stream) rejects with an ApiError carrying the service's message. Resolves when the stream ends; abort it
+// with an AbortController's signal.
+export async function postStream(path, body, { onEvent, signal } = {}) {
+  const response = await fetch(url(path), {
+    method: "POST", credentials: "same-origin", signal, body: JSON.stringify(body),
+    headers: { Accept: "text/event-stream", "Content-Type": "application/json", [CSRF_HEADER]: csrfToken },
+  });
+  if (!response.ok) {
+    const raw = await response.text();
+    let data = {};
+    try { data = raw ? JSON.parse(raw) : {}; } catch { data = { message: raw }; }
+    if (response.status === 401) { role = ""; for (const listener of signedOutListeners) listener(); }
+    throw new ApiError(response.status, data);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const frame = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let id = null, event = "message";
+      const data = [];
+      for (const line of frame.split("\n")) {
+        if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        else if (line.startsWith("id:")) id = line.slice(3).trim();
+        else if (line.startsWith("event:")) event = line.slice(6).trim();
+      }
+      if (!data.length) continue; // a comment (": heartbeat") or an empty frame
+      let parsed;
+      try { parsed = JSON.parse(data.join("\n")); } catch { parsed = { message: data.join("\n") }; }
+      if (event === "error") throw new ApiError(502, parsed);
+      onEvent(parsed, id);
+    }
+    if (done) return;
+  }
+}

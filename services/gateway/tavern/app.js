@@ -92,7 +92,8 @@ export async function route() {
   try {
     module = await import(entry.module);
   } catch (error) {
-    fill(root, h("h1", {}, entry.title), h("p.muted", {}, "This page is not built yet."));
+    console.error(error);
+    fill(root, h("h1", {}, entry.title), h("p.muted", {}, `This page could not be loaded (${error.message}).`));
     return;
   }
   if (mine !== generation) return;

@@ -1,0 +1,244 @@
+"""The Tavern in a real browser: Debian's chromium driven by Python Playwright, against real services on loopback
+(vault, curriculum, trainer with its real worker and the tiny hero, and the gateway), all bound to free ports.
+
+The services run in an asyncio loop on a background thread; the tests drive the browser from the main thread and
+check every UI action through the API (the synchronous SDK, straight to the services).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import shutil
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Records CSP violations and script errors from the first instant of every document (Playwright injects this
+# through the DevTools protocol, so the page's own CSP does not apply to it).
+WATCHER = """
+window.__tavern = {csp: [], errors: []};
+document.addEventListener('securitypolicyviolation', (e) => window.__tavern.csp.push(
+  {directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample}));
+window.addEventListener('error', (e) => window.__tavern.errors.push(String(e.message)));
+"""
+# Small and quick on a shared 2-core CPU; max_steps comes from each quest's rows (1 epoch, 4 rows a step).
+TRAINING_DEFAULTS = {"checkpoint_every_steps": 50, "max_seq_len": 64, "micro_batch_size": 4, "epochs": 1,
+                     "learning_rate": 0.003, "warmup_steps": 0, "seed": 1}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def chat_rows(count: int, start: int = 0) -> bytes:
+    import json
+
+    rows = [{"messages": [{"role": "user", "content": f"{a} + {a}?"}, {"role": "assistant", "content": str(2 * a)}]}
+            for a in range(start, start + count)]
+    return ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
+
+
+class Background:
+    """An event loop on its own thread that hosts the servers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._stack = contextlib.AsyncExitStack()
+
+    def run(self, coroutine, timeout: float = 300):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def call(self, function, *args, **kwargs):
+        """Run a plain function on the loop's thread (e.g. EventLog.publish, which wakes followers there)."""
+        async def wrapper():
+            return function(*args, **kwargs)
+        return self.run(wrapper())
+
+    def enter(self, context_manager):
+        return self.run(self._stack.enter_async_context(context_manager))
+
+    def close(self) -> None:
+        self.run(self._stack.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+@dataclass
+class Realm:
+    background: Background
+    url: str
+    admin: Any  # realm.sdk.Realm with the admin token
+    trainer_domain: Any
+    campaign: str
+    tmp: Path
+
+    def submit(self, data: bytes, display_name: str, priority: str = "PRIORITY_NORMAL"):
+        from realm.trainer.v1 import trainer_pb2 as tpb
+
+        def messages():
+            yield tpb.SubmitQuestRequest(header=tpb.QuestHeader(campaign=self.campaign, display_name=display_name,
+                                                               priority=tpb.Priority.Value(priority)))
+            yield tpb.SubmitQuestRequest(chunk=data)
+        return self.admin.trainer.SubmitQuest(messages()).quest
+
+
+@contextlib.asynccontextmanager
+async def serve_stack(tmp: Path, hero_dir: Path):
+    from aiohttp import web
+
+    from services.curriculum.app import setup as curriculum_setup
+    from services.gateway.app import create_app, make_runner
+    from services.gateway.config import config_from_settings
+    from services.kit.config import settings_from_dict
+    from services.kit.server import ServiceServer
+    from services.trainer.app import build_domain
+    from services.trainer.app import setup as trainer_setup
+    from services.vault.app import setup as vault_setup
+
+    heroes = tmp / "heroes"
+    heroes.mkdir(parents=True, exist_ok=True)
+    (heroes / "tiny.yaml").write_text(yaml.safe_dump({
+        "display_name": "Tiny Hero", "model_dir": str(hero_dir), "architecture": "qwen3",
+        "training_defaults": TRAINING_DEFAULTS, "idle": {"enabled": False}}))
+    ports = {name: free_port() for name in ("vault", "curriculum", "trainer")}
+    raw = config_dict_for_tests(tmp / "var", trainer={
+        "heroes_dir": str(heroes), "idle_poll_s": 0.1, "validation_retry_s": 0.5, "outbox_retry_initial_s": 0.1,
+        "outbox_retry_max_s": 0.5, "worker_env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}})
+    for name, port in ports.items():
+        raw["services"][name]["port"] = port
+    settings = settings_from_dict(raw, root=tmp, env={})
+    servers = []
+    for name, setup in (("vault", vault_setup), ("curriculum", curriculum_setup)):
+        server = ServiceServer(settings, name, metrics_port=False)
+        await setup(server)
+        await server.start()
+        servers.append(server)
+    trainer = ServiceServer(settings, "trainer", metrics_port=False)
+    domain = build_domain(settings)
+    await trainer_setup(trainer, domain=domain)
+    await trainer.start()
+    servers.append(trainer)
+    addresses = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    app = create_app(config_from_settings(settings, addresses, heartbeat_seconds=1.0))
+    runner = make_runner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield settings, domain, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+        for server in reversed(servers):
+            await server.stop(0.5)
+
+
+@pytest.fixture(scope="session")
+def tiny_hero_dir(tmp_path_factory) -> Path:
+    from realm_ops.tiny_hero import build_tiny_hero
+
+    return build_tiny_hero(tmp_path_factory.mktemp("hero") / "tiny")
+
+
+@contextlib.contextmanager
+def realm_for(tmp: Path, hero_dir: Path, campaign_name: str = "Browser campaign"):
+    from realm.sdk import connect
+    from realm.trainer.v1 import trainer_pb2 as tpb
+
+    background = Background()
+    try:
+        settings, domain, url = background.enter(serve_stack(tmp, hero_dir))
+        admin = connect(settings, token=ADMIN_TOKEN)
+        campaign = admin.trainer.CreateCampaign(tpb.CreateCampaignRequest(campaign=tpb.Campaign(
+            display_name=campaign_name, hero="heroes/tiny"), campaign_id="browser")).campaign.name
+        admin.trainer.ActivateCampaign(tpb.ActivateCampaignRequest(name=campaign))
+        yield Realm(background, url, admin, domain, campaign, tmp)
+    finally:
+        background.close()
+
+
+@pytest.fixture(scope="module")
+def realm(tmp_path_factory, tiny_hero_dir):
+    with realm_for(tmp_path_factory.mktemp("realm"), tiny_hero_dir) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    pytest.importorskip("playwright.sync_api")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    return path
+
+
+@pytest.fixture
+def browser_context(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
+            accept_downloads=True, viewport={"width": 1280, "height": 900})
+        context.add_init_script(WATCHER)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def sign_in(page, url: str, token: str = ADMIN_TOKEN) -> None:
+    page.goto(url + "/")
+    page.fill("#token", token)
+    page.click("form.signin button[type=submit]")
+    page.wait_for_selector("[data-action=sign-out]")
+
+
+@pytest.fixture
+def page(browser_context, realm):
+    page = browser_context.new_page()
+    sign_in(page, realm.url)
+    return page
+
+
+def open_page(page, url: str, name: str, query: str = "") -> None:
+    page.goto(f"{url}/#/{name}{query}")
+    page.wait_for_selector(f"section.page[data-page={name}][data-ready=true]", timeout=60_000)
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def download_csv(page, chart: str) -> list[dict[str, str]]:
+    with page.expect_download() as info:
+        page.click(f"[data-action=csv-{chart}]")
+    text = Path(info.value.path()).read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    return list(csv.DictReader(io.StringIO("\n".join(lines))))
+
+
+def watcher_report(page) -> dict:
+    return page.evaluate("() => window.__tavern")

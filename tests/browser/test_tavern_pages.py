@@ -1,0 +1,138 @@
+"""Each page's key action done through the UI in chromium and checked through the API, with the tiny hero really
+training: quests (good + bad upload, reorder), Battle (pause / resume), Vault (pin, move an alias)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from realm.trainer.v1 import trainer_pb2 as tpb
+from realm.vault.v1 import vault_pb2 as vpb
+
+from .conftest import chat_rows, open_page, screenshot, watcher_report
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def wait_for(predicate, what: str, timeout: float = 120.0, interval: float = 0.2):
+    """Poll the API until the system reaches a state (training runs on its own clock)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def run_state(realm) -> str:
+    status = realm.admin.trainer.GetRunStatus(tpb.GetRunStatusRequest()).status
+    return tpb.RunState.Name(status.state)
+
+
+def quests_by_name(realm) -> dict[str, tpb.Quest]:
+    found = realm.admin.trainer.ListQuests(tpb.ListQuestsRequest(campaign=realm.campaign, page_size=1000)).quests
+    return {q.display_name: q for q in found}
+
+
+@pytest.fixture(scope="module")
+def trained(realm):
+    """One short quest trained to the end, so the vault holds checkpoints; then training is paused."""
+    quest = realm.submit(chat_rows(200), "warm-up")
+    wait_for(lambda: realm.admin.trainer.GetQuest(tpb.GetQuestRequest(name=quest.name)).quest.state
+             == tpb.QUEST_STATE_COMPLETED, "the warm-up quest to complete", timeout=300)
+    wait_for(lambda: len(checkpoints(realm)) >= 1, "a registered checkpoint")
+    realm.admin.trainer.PauseTraining(tpb.PauseTrainingRequest(reason="tests upload into a paused queue"))
+    wait_for(lambda: run_state(realm) in ("RUN_STATE_PAUSED", "RUN_STATE_IDLE"), "training paused")
+    return quest
+
+
+def checkpoints(realm) -> list[vpb.Asset]:
+    return list(realm.admin.vault.ListAssets(vpb.ListAssetsRequest(kind=vpb.ASSET_KIND_CHECKPOINT,
+                                                                   campaign=realm.campaign, page_size=1000)).assets)
+
+
+def test_upload_good_and_bad_quests_shows_queued_and_the_line_report(page, realm, trained, tmp_path):
+    good = tmp_path / "good-quest.jsonl"
+    good.write_bytes(chat_rows(40))
+    bad = tmp_path / "bad-quest.jsonl"
+    bad.write_bytes(chat_rows(2) + b'{"messages": [{"role": "wizard", "content": "hi"}]}\nnot json at all\n')
+    open_page(page, realm.url, "quests")
+    page.set_input_files("[data-control=file]", str(good))
+    page.fill("[data-control=display-name]", "good-quest")
+    page.click("[data-action=upload]")
+    page.wait_for_selector("[data-upload=queued]")
+    assert quests_by_name(realm)["good-quest"].state == tpb.QUEST_STATE_QUEUED
+    page.wait_for_selector("tr[data-state=queued] >> text=good-quest")
+
+    page.set_input_files("[data-control=file]", str(bad))
+    page.fill("[data-control=display-name]", "bad-quest")
+    page.click("[data-action=upload]")
+    page.wait_for_selector("[data-upload=rejected]")
+    rejected = quests_by_name(realm)["bad-quest"]
+    assert rejected.state == tpb.QUEST_STATE_REJECTED
+    bad_lines = sorted({f.line for f in rejected.validation.findings if f.line})
+    assert bad_lines and set(bad_lines) <= {3, 4}
+    for line in bad_lines:  # the report in the page names the same lines as the API
+        assert page.locator(f".result [data-report] tr[data-line='{line}']").count() >= 1
+    page.wait_for_selector(f"tr[data-state=rejected][data-quest='{rejected.name}']")
+    screenshot(page, "quests-rejected-report")
+    assert watcher_report(page)["csp"] == []
+
+
+def test_reorder_by_keyboard_and_by_drag(page, realm, trained):
+    for name in ("first", "second", "third"):
+        realm.submit(chat_rows(20), name)
+
+    def order() -> list[str]:
+        queued = [q for q in quests_by_name(realm).values() if q.state == tpb.QUEST_STATE_QUEUED
+                  and q.priority == tpb.PRIORITY_NORMAL and q.display_name in ("first", "second", "third")]
+        return [q.display_name for q in sorted(queued, key=lambda q: q.position)]
+
+    assert order() == ["first", "second", "third"]
+    open_page(page, realm.url, "quests")
+    page.locator("tr[data-quest]", has_text="first").locator("[data-action=down]").click()
+    wait_for(lambda: order() == ["second", "first", "third"], "first moved down one place")
+    page.wait_for_function("() => [...document.querySelectorAll('tr[data-state=queued] strong')]"
+                           ".map(e => e.textContent).join(',').includes('second,first,third')")
+    page.locator("tr[data-quest]", has_text="third").drag_to(page.locator("tr[data-quest]", has_text="second"))
+    wait_for(lambda: order() == ["third", "second", "first"], "third dragged before second")
+
+
+def test_pause_and_resume_from_battle(page, realm, trained):
+    realm.submit(chat_rows(400), "long-run")
+    open_page(page, realm.url, "battle")
+    page.click("[data-action=resume]")
+    wait_for(lambda: run_state(realm) in ("RUN_STATE_STARTING", "RUN_STATE_TRAINING"), "training resumed")
+    page.wait_for_selector("[data-run=state] .badge.b-training", timeout=120_000)
+    screenshot(page, "battle-training")
+    page.click("[data-action=pause]")
+    wait_for(lambda: run_state(realm) == "RUN_STATE_PAUSED", "training paused")
+    page.wait_for_selector("[data-run=state] .badge.b-paused", timeout=60_000)
+
+
+def test_pin_a_checkpoint_and_move_an_alias(page, realm, trained):
+    assets = sorted(checkpoints(realm), key=lambda a: a.lineage.global_step)
+    target = assets[0]
+    open_page(page, realm.url, "vault", f"?asset={target.name}")
+    page.wait_for_selector(f"[data-detail=name]:text-is('{target.name}')")
+    page.click("[data-action=pin]")
+    wait_for(lambda: realm.admin.vault.GetAsset(vpb.GetAssetRequest(name=target.name)).asset.pinned, "pinned")
+    page.wait_for_selector(f".vrow[data-asset='{target.name}'] .chip.pin")
+    page.fill("[data-control=alias]", "stable")
+    page.click("[data-action=move-alias]")
+
+    def alias_target() -> str:
+        try:
+            return realm.admin.vault.ResolveAlias(vpb.ResolveAliasRequest(
+                name=f"{realm.campaign}/aliases/stable")).alias.asset
+        except Exception:
+            return ""
+    assert wait_for(lambda: alias_target() == target.name, "alias stable on the checkpoint")
+    page.wait_for_selector(f".vrow[data-asset='{target.name}'] [data-alias=stable]")
+    screenshot(page, "vault-detail")
+    page.click("[data-action=dry-run]")
+    page.wait_for_selector("[data-vault=gc] table")
+    assert watcher_report(page)["csp"] == []
