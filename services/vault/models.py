@@ -71,6 +71,10 @@ class Lineage:
     chat_template_hash: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     quest: str = ""
+    # The mantra (base system prompt) the checkpoint was trained with, so serving applies the same system turn.
+    mantra_text: str = ""
+    mantra_rule: str = ""
+    mantra_version: int = 0
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ WATCH_IDLE_RECHECK_S = 30.0
 def lineage_from_pb(lineage: pb.Lineage) -> m.Lineage:
     return m.Lineage(lineage.hero, lineage.campaign, tuple(lineage.source_assets), lineage.parent_checkpoint,
                      lineage.global_step, lineage.config_hash, lineage.base_model_digest, lineage.tokenizer_hash,
-                     lineage.chat_template_hash, dict(lineage.metrics), lineage.quest)
+                     lineage.chat_template_hash, dict(lineage.metrics), lineage.quest, lineage.mantra_text,
+                     lineage.mantra_rule, lineage.mantra_version)
 
 
 def lineage_to_pb(lineage: m.Lineage) -> pb.Lineage:
@@ -29,7 +30,8 @@ def lineage_to_pb(lineage: m.Lineage) -> pb.Lineage:
                       parent_checkpoint=lineage.parent_checkpoint, global_step=lineage.global_step,
                       config_hash=lineage.config_hash, base_model_digest=lineage.base_model_digest,
                       tokenizer_hash=lineage.tokenizer_hash, chat_template_hash=lineage.chat_template_hash,
-                      metrics=lineage.metrics, quest=lineage.quest)
+                      metrics=lineage.metrics, quest=lineage.quest, mantra_text=lineage.mantra_text,
+                      mantra_rule=lineage.mantra_rule, mantra_version=lineage.mantra_version)
 
 
 def asset_to_pb(a: m.Asset) -> pb.Asset:

@@ -5,7 +5,9 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from realm.common.v1 import common_pb2 as _common_pb2
+from realm.trainer.v1 import campaign_setup_pb2 as _campaign_setup_pb2
 from realm.trainer.v1 import config_check_pb2 as _config_check_pb2
+from realm.trainer.v1 import hero_check_pb2 as _hero_check_pb2
 from realm.trainer.v1 import lineage_pb2 as _lineage_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -201,7 +203,7 @@ class Milestone(_message.Message):
     def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., reach_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., global_step: _Optional[int] = ...) -> None: ...
 
 class Campaign(_message.Message):
-    __slots__ = ("name", "display_name", "hero", "state", "starting_checkpoint", "config_overrides", "skills", "milestones", "peak_metrics", "global_step", "trained_tokens", "create_time", "update_time")
+    __slots__ = ("name", "display_name", "hero", "state", "starting_checkpoint", "config_overrides", "skills", "milestones", "peak_metrics", "global_step", "trained_tokens", "create_time", "update_time", "mantra", "locked_fields", "lock_time", "forked_from")
     class PeakMetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -222,6 +224,10 @@ class Campaign(_message.Message):
     TRAINED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MANTRA_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    LOCK_TIME_FIELD_NUMBER: _ClassVar[int]
+    FORKED_FROM_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     hero: str
@@ -235,7 +241,11 @@ class Campaign(_message.Message):
     trained_tokens: int
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., hero: _Optional[str] = ..., state: _Optional[_Union[CampaignState, str]] = ..., starting_checkpoint: _Optional[str] = ..., config_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., skills: _Optional[_Iterable[str]] = ..., milestones: _Optional[_Iterable[_Union[Milestone, _Mapping]]] = ..., peak_metrics: _Optional[_Mapping[str, float]] = ..., global_step: _Optional[int] = ..., trained_tokens: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    mantra: _campaign_setup_pb2.Mantra
+    locked_fields: _containers.RepeatedCompositeFieldContainer[_campaign_setup_pb2.LockedField]
+    lock_time: _timestamp_pb2.Timestamp
+    forked_from: str
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., hero: _Optional[str] = ..., state: _Optional[_Union[CampaignState, str]] = ..., starting_checkpoint: _Optional[str] = ..., config_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., skills: _Optional[_Iterable[str]] = ..., milestones: _Optional[_Iterable[_Union[Milestone, _Mapping]]] = ..., peak_metrics: _Optional[_Mapping[str, float]] = ..., global_step: _Optional[int] = ..., trained_tokens: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mantra: _Optional[_Union[_campaign_setup_pb2.Mantra, _Mapping]] = ..., locked_fields: _Optional[_Iterable[_Union[_campaign_setup_pb2.LockedField, _Mapping]]] = ..., lock_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., forked_from: _Optional[str] = ...) -> None: ...
 
 class Quest(_message.Message):
     __slots__ = ("name", "display_name", "campaign", "priority", "state", "position", "dataset_asset", "schema_id", "rows", "bytes", "sha256", "validation", "state_reason", "source", "labels", "steps_done", "steps_total", "attempts", "create_time", "start_time", "end_time")
@@ -429,6 +439,26 @@ class ArchiveCampaignRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ArchiveCampaignResponse(_message.Message):
+    __slots__ = ("campaign",)
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    campaign: Campaign
+    def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ...) -> None: ...
+
+class ForkCampaignRequest(_message.Message):
+    __slots__ = ("checkpoint", "campaign_id", "display_name", "hero", "config_overrides")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    HERO_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: str
+    campaign_id: str
+    display_name: str
+    hero: str
+    config_overrides: _struct_pb2.Struct
+    def __init__(self, checkpoint: _Optional[str] = ..., campaign_id: _Optional[str] = ..., display_name: _Optional[str] = ..., hero: _Optional[str] = ..., config_overrides: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ForkCampaignResponse(_message.Message):
     __slots__ = ("campaign",)
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     campaign: Campaign

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from realm.trainer.v1 import config_check_pb2 as realm_dot_trainer_dot_v1_dot_config__check__pb2
+from realm.trainer.v1 import hero_check_pb2 as realm_dot_trainer_dot_v1_dot_hero__check__pb2
 from realm.trainer.v1 import lineage_pb2 as realm_dot_trainer_dot_v1_dot_lineage__pb2
 from realm.trainer.v1 import trainer_pb2 as realm_dot_trainer_dot_v1_dot_trainer__pb2
 
@@ -47,6 +48,11 @@ class TrainerServiceStub:
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroRequest.SerializeToString,
                 response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroResponse.FromString,
                 _registered_method=True)
+        self.ValidateHero = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/ValidateHero',
+                request_serializer=realm_dot_trainer_dot_v1_dot_hero__check__pb2.ValidateHeroRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_hero__check__pb2.ValidateHeroResponse.FromString,
+                _registered_method=True)
         self.GetHeroProgress = channel.unary_unary(
                 '/realm.trainer.v1.TrainerService/GetHeroProgress',
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroProgressRequest.SerializeToString,
@@ -81,6 +87,11 @@ class TrainerServiceStub:
                 '/realm.trainer.v1.TrainerService/ArchiveCampaign',
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ArchiveCampaignRequest.SerializeToString,
                 response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ArchiveCampaignResponse.FromString,
+                _registered_method=True)
+        self.ForkCampaign = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/ForkCampaign',
+                request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ForkCampaignRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ForkCampaignResponse.FromString,
                 _registered_method=True)
         self.SubmitQuest = channel.stream_unary(
                 '/realm.trainer.v1.TrainerService/SubmitQuest',
@@ -190,6 +201,14 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ValidateHero(self, request, context):
+        """A hero file checked against its model directory (config.json, tokenizer files; no weight is loaded), with
+        the memory estimate of its training config and the GPU classes it fits on (hero_check.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHeroProgress(self, request, context):
         """The hero's level/XP view for a campaign.
         """
@@ -229,6 +248,13 @@ class TrainerServiceServicer:
 
     def ArchiveCampaign(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForkCampaign(self, request, context):
+        """A new campaign that starts training from any checkpoint's weights (the way to change a locked field).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -370,6 +396,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroRequest.FromString,
                     response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroResponse.SerializeToString,
             ),
+            'ValidateHero': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateHero,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_hero__check__pb2.ValidateHeroRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_hero__check__pb2.ValidateHeroResponse.SerializeToString,
+            ),
             'GetHeroProgress': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHeroProgress,
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroProgressRequest.FromString,
@@ -404,6 +435,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.ArchiveCampaign,
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ArchiveCampaignRequest.FromString,
                     response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ArchiveCampaignResponse.SerializeToString,
+            ),
+            'ForkCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForkCampaign,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ForkCampaignRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.ForkCampaignResponse.SerializeToString,
             ),
             'SubmitQuest': grpc.stream_unary_rpc_method_handler(
                     servicer.SubmitQuest,
@@ -551,6 +587,33 @@ class TrainerService:
             '/realm.trainer.v1.TrainerService/GetHero',
             realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroRequest.SerializeToString,
             realm_dot_trainer_dot_v1_dot_trainer__pb2.GetHeroResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateHero(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/ValidateHero',
+            realm_dot_trainer_dot_v1_dot_hero__check__pb2.ValidateHeroRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_hero__check__pb2.ValidateHeroResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -740,6 +803,33 @@ class TrainerService:
             '/realm.trainer.v1.TrainerService/ArchiveCampaign',
             realm_dot_trainer_dot_v1_dot_trainer__pb2.ArchiveCampaignRequest.SerializeToString,
             realm_dot_trainer_dot_v1_dot_trainer__pb2.ArchiveCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForkCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/ForkCampaign',
+            realm_dot_trainer_dot_v1_dot_trainer__pb2.ForkCampaignRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_trainer__pb2.ForkCampaignResponse.FromString,
             options,
             channel_credentials,
             insecure,

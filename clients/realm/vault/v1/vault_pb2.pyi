@@ -93,7 +93,7 @@ class AssetFile(_message.Message):
     def __init__(self, path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class Lineage(_message.Message):
-    __slots__ = ("hero", "campaign", "source_assets", "parent_checkpoint", "global_step", "config_hash", "base_model_digest", "tokenizer_hash", "chat_template_hash", "metrics", "quest")
+    __slots__ = ("hero", "campaign", "source_assets", "parent_checkpoint", "global_step", "config_hash", "base_model_digest", "tokenizer_hash", "chat_template_hash", "metrics", "quest", "mantra_text", "mantra_rule", "mantra_version")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,9 @@ class Lineage(_message.Message):
     CHAT_TEMPLATE_HASH_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     QUEST_FIELD_NUMBER: _ClassVar[int]
+    MANTRA_TEXT_FIELD_NUMBER: _ClassVar[int]
+    MANTRA_RULE_FIELD_NUMBER: _ClassVar[int]
+    MANTRA_VERSION_FIELD_NUMBER: _ClassVar[int]
     hero: str
     campaign: str
     source_assets: _containers.RepeatedScalarFieldContainer[str]
@@ -123,7 +126,10 @@ class Lineage(_message.Message):
     chat_template_hash: str
     metrics: _containers.ScalarMap[str, float]
     quest: str
-    def __init__(self, hero: _Optional[str] = ..., campaign: _Optional[str] = ..., source_assets: _Optional[_Iterable[str]] = ..., parent_checkpoint: _Optional[str] = ..., global_step: _Optional[int] = ..., config_hash: _Optional[str] = ..., base_model_digest: _Optional[str] = ..., tokenizer_hash: _Optional[str] = ..., chat_template_hash: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., quest: _Optional[str] = ...) -> None: ...
+    mantra_text: str
+    mantra_rule: str
+    mantra_version: int
+    def __init__(self, hero: _Optional[str] = ..., campaign: _Optional[str] = ..., source_assets: _Optional[_Iterable[str]] = ..., parent_checkpoint: _Optional[str] = ..., global_step: _Optional[int] = ..., config_hash: _Optional[str] = ..., base_model_digest: _Optional[str] = ..., tokenizer_hash: _Optional[str] = ..., chat_template_hash: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., quest: _Optional[str] = ..., mantra_text: _Optional[str] = ..., mantra_rule: _Optional[str] = ..., mantra_version: _Optional[int] = ...) -> None: ...
 
 class Asset(_message.Message):
     __slots__ = ("name", "kind", "state", "display_name", "files", "manifest_digest", "size_bytes", "zones", "labels", "lineage", "pinned", "aliases", "eval_count", "create_time", "verify_time", "in_place")
