@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from realm.curriculum.v1 import curriculum_pb2_grpc
 from services.curriculum.config import CurriculumConfig
 from services.curriculum.deliveries import Deliveries
 from services.curriculum.domain import CurriculumDomain
 from services.curriculum.evaluation import CheckpointFollower, EvaluationRunner, EvaluationStore
+from services.curriculum.idle_tasks import IdleTasks, TrialsAndPassives
+from services.curriculum.passives import Passives, PassivesConfig
+from services.curriculum.passives_store import PassivesStore
 from services.curriculum.remote import SdkInference, SdkTrainer, SdkVault
 from services.curriculum.servicer import CurriculumServicer
 from services.curriculum.votes import VoteBook
@@ -51,8 +55,20 @@ async def setup(server: ServiceServer) -> None:
     server.on_shutdown(lambda: asyncio.to_thread(domain.close))
     server.on_shutdown(lambda: asyncio.to_thread(evaluations.close))
     server.on_shutdown(lambda: asyncio.to_thread(deliveries.close))
+    # Transfer baselines and full evals of older checkpoints run as idle tasks on the inference host.
+    servicer.passives = Passives(await asyncio.to_thread(PassivesStore, config.state_dir / "passives.db"),
+                                 domain.registry, domain.store,
+                                 PassivesConfig.from_section(settings.section("curriculum").get("passives")))
+    server.sqlite_store("passives", servicer.passives.store.path)
+    server.on_shutdown(lambda: asyncio.to_thread(servicer.passives.store.close))
+    servicer.idle_tasks = IdleTasks(realm, servicer.passives, SdkInference(realm), vault,
+                                    worker=f"curriculum@{socket.gethostname()}")
+    inference_endpoint = settings.services.get("inference")
+    if inference_endpoint is not None and inference_endpoint.enabled:
+        servicer.idle_tasks.start()
+        server.on_shutdown(lambda: asyncio.to_thread(servicer.idle_tasks.close))
     if config.auto_evaluate:
-        # New checkpoints in the vault get a trial without anyone asking (DESIGN flow 4).
-        follower = CheckpointFollower(evaluations, vault)
+        # New checkpoints in the vault get a trial without anyone asking (DESIGN flow 4), then their passives.
+        follower = CheckpointFollower(TrialsAndPassives(evaluations, servicer.idle_tasks), vault)
         follower.start()
         server.on_shutdown(lambda: asyncio.to_thread(follower.close))

@@ -14,6 +14,7 @@ from services.curriculum import evaluation as evaluation_domain
 from services.curriculum import progression as prog
 from services.curriculum import validation as val
 from services.curriculum.domain import CurriculumDomain, GradedItem
+from services.curriculum.passive_rpcs import PassiveRpcs
 from services.curriculum.skills.base import EvalSet, LevelSpec, Problem, Regime, Skill, rows_to_jsonl
 from services.curriculum.vote_rpcs import VoteRpcs
 from services.kit.convert import to_timestamp
@@ -111,7 +112,7 @@ def evaluation_to_pb(ev: evaluation_domain.Evaluation) -> pb.Evaluation:
     return message
 
 
-class CurriculumServicer(VoteRpcs, curriculum_pb2_grpc.CurriculumServiceServicer):
+class CurriculumServicer(VoteRpcs, PassiveRpcs, curriculum_pb2_grpc.CurriculumServiceServicer):
     def __init__(self, domain: CurriculumDomain, evaluations: evaluation_domain.EvaluationRunner | None = None
                  ) -> None:
         self.domain = domain

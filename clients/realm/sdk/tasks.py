@@ -93,13 +93,15 @@ class TaskWorker:
         self.handlers = dict(handlers)
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
+        self.claim_timeout_seconds = 10.0
         self._on_error = on_error
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def claim(self) -> pb.Task | None:
         response = self.realm.inference.ClaimTask(pb.ClaimTaskRequest(
-            worker=self.worker, kinds=sorted(self.handlers), lease_seconds=self.lease_seconds))
+            worker=self.worker, kinds=sorted(self.handlers), lease_seconds=self.lease_seconds),
+            timeout=self.claim_timeout_seconds)
         return response.task if response.HasField("task") else None
 
     def run(self, task: pb.Task) -> pb.Task:
