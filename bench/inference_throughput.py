@@ -149,7 +149,7 @@ async def measure(args, texts: list[str], hero: Path, tmp: Path, remote: GrpcStr
         server.auth_rules(AUTH_RULES)
 
     await pool.load(LoadSpec(source=str(hero), model_id="hero"), wait=True)
-    engine = pool._serving("models/hero")[1]
+    engine = pool._serving("models/hero")[1][0]
 
     async def in_process(text: str) -> int:
         return (await collect(pool.generate_stream("models/hero", text, params))).summary.generated_tokens

@@ -7,6 +7,7 @@
       memory_budget_mb: 0         # 0 = no budget
       max_batch_size: 16
       max_queue: 64               # RESOURCE_EXHAUSTED beyond this
+      stream_interval_ms: 10      # streamed tokens reach the event loop at most this often (0 = every step)
       limits: {default_max_new_tokens: 128, max_new_tokens: 2048, max_prompt_tokens: 4096,
                max_prompt_bytes: 262144, max_chat_messages: 1024}
       default_model:              # optional; or just a source string
@@ -43,7 +44,7 @@ from services.kit.errors import InvalidArgument
 
 KNOWN_KEYS = frozenset({
     "device", "dtype", "max_models", "memory_budget_mb", "max_batch_size", "max_queue", "limits", "default_model",
-    "follow_retry_seconds", "on_demand", "cache_dir", "adapter_base_dir", "tgi_timeout_seconds", "tgi_tokenizers",
+    "follow_retry_seconds", "on_demand", "stream_interval_ms", "cache_dir", "adapter_base_dir", "tgi_timeout_seconds", "tgi_tokenizers",
     "background",
 })
 BACKGROUND_KEYS = frozenset({"max_rows", "max_interactive_delay_seconds"})
@@ -117,7 +118,9 @@ class InferenceConfig:
             pool=PoolConfig(max_models=_integer(section, "max_models", 2),
                             memory_budget_bytes=_integer(section, "memory_budget_mb", 0, allow_zero=True) * 1024 * 1024),
             engine=EngineConfig(max_batch_size=_integer(section, "max_batch_size", 16),
-                                max_queue=_integer(section, "max_queue", 64)),
+                                max_queue=_integer(section, "max_queue", 64),
+                                stream_interval_seconds=_integer(section, "stream_interval_ms", 10,
+                                                                 allow_zero=True) / 1000),
             limits=limits,
             cache_dir=_path(_string(section, "cache_dir", "") or data_dir / "inference" / "cache", root),
             adapter_base_dir=str(_path(adapter_base_dir, root)) if adapter_base_dir else "",

@@ -48,6 +48,8 @@ log = structlog.get_logger(__name__)
 class EngineConfig:
     max_batch_size: int = 16
     max_queue: int = 64
+    # Streamed tokens reach the event loop at most this often (first tokens and summaries at once).
+    stream_interval_seconds: float = 0.01
     # Interactive-first admission and the host's background counters (shared by every engine of a pool).
     activity: Activity | None = None
 
@@ -70,16 +72,28 @@ def _deliver(batch: list[tuple[asyncio.Queue, object]]) -> None:
 
 
 class _Outbox:
-    """Events produced by the worker thread, handed to each event loop once per step: one wake-up per loop
-    instead of one per token keeps the loop's self-pipe out of the per-token cost."""
+    """Events produced by the worker thread, handed to each event loop at most once per step — and, between
+    first tokens and summaries, at most once per `interval`: every wake-up of the loop costs the worker a GIL
+    hand-off, which on a small model is a sizeable share of a decoding step. A first token, a final summary or
+    a failure is handed over at once, so time to first token and completion are never delayed."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 0.0) -> None:
         self._pending: dict[asyncio.AbstractEventLoop, list] = collections.defaultdict(list)
+        self._interval = interval
+        self._urgent = False
+        self._last_flush = 0.0
 
-    def put(self, sink: _EventSink, event: GenerationEvent | GenerationFailed) -> None:
+    def put(self, sink: _EventSink, event: GenerationEvent | GenerationFailed, *, urgent: bool = False) -> None:
         self._pending[sink.loop].append((sink.queue, event))
+        self._urgent = self._urgent or urgent or not isinstance(event, TokenEvent)
 
-    def flush(self) -> None:
+    def flush(self, *, force: bool = False) -> None:
+        if not self._pending:
+            return
+        now = time.perf_counter()
+        if not (force or self._urgent or now - self._last_flush >= self._interval):
+            return
+        self._urgent, self._last_flush = False, now
         pending, self._pending = self._pending, collections.defaultdict(list)
         for loop, batch in pending.items():
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening any more
@@ -148,8 +162,14 @@ class BatchEngine:
         self._cache: DynamicCache | None = None
         self._mask: torch.Tensor | None = None
         self._padded = False  # whether any row of the running batch has left padding
+        # Per-step work kept off the hot path: while no row is padded the mask is all ones, so its new columns
+        # are only counted (`_unwritten_columns`) and written when the batch changes; positions advance in
+        # place; the next input ids are the previous step's chosen-token tensor, not a list rebuilt each step.
+        self._unwritten_columns = 0
+        self._positions: torch.Tensor | None = None
+        self._next_ids: torch.Tensor | None = None
         self._stopping = False
-        self._outbox = _Outbox()  # touched only by the worker thread
+        self._outbox = _Outbox(config.stream_interval_seconds)  # touched only by the worker thread
         self._activity = config.activity or Activity()
         self._thread = threading.Thread(target=self._run, name=f"engine-{model_label}", daemon=True)
         self._thread.start()
@@ -225,15 +245,16 @@ class BatchEngine:
                             failure = GenerationFailed(f"generation failed: {type(error).__name__}: {error}")
                             self._outbox.put(sequence.sink, failure)
                     self._running, self._cache, self._mask, self._admitting = [], None, None, 0
+                    self._unwritten_columns, self._positions, self._next_ids = 0, None, None
                     metrics.ACTIVE_SEQUENCES.labels(self._label).set(0)
-                self._outbox.flush()
+                self._outbox.flush(force=not self._running)  # never leave events behind when going idle
         with self._lock:
             leftovers = list(self._waiting) + self._running
             self._waiting.clear()
             self._running = []
         for sequence in leftovers:
             self._finish(sequence, FINISH_CANCELLED)
-        self._outbox.flush()
+        self._outbox.flush(force=True)
 
     def _take_admissions(self) -> list[_Sequence]:
         for sequence in [s for s in self._waiting if s.cancelled]:
@@ -287,6 +308,7 @@ class BatchEngine:
         self._admitting = 0
 
     def _merge(self, joined: list[tuple[_Sequence, list[tuple[torch.Tensor, torch.Tensor]]]]) -> None:
+        self._write_mask_columns()
         old_rows = len(self._running)
         old_len = self._mask.shape[1] if self._mask is not None else 0
         new_len = max([old_len] + [layers[0][0].shape[2] for _, layers in joined])
@@ -317,6 +339,8 @@ class BatchEngine:
         self._cache = DynamicCache(ddp_cache_data=merged_layers)
         self._mask = mask
         self._padded = not bool(mask.all())
+        self._positions = mask.sum(dim=1, keepdim=True)
+        self._next_ids = None
         self._running = self._running + [sequence for sequence, _ in joined]
         self._admitting = 0
         metrics.ACTIVE_SEQUENCES.labels(self._label).set(len(self._running))
@@ -324,14 +348,18 @@ class BatchEngine:
     def _keep_rows(self, keep: list[_Sequence]) -> None:
         if not keep:
             self._running, self._cache, self._mask = [], None, None
+            self._unwritten_columns, self._positions, self._next_ids = 0, None, None
             metrics.ACTIVE_SEQUENCES.labels(self._label).set(0)
             return
+        self._write_mask_columns()
         position = {id(sequence): row for row, sequence in enumerate(self._running)}
         index = torch.tensor([position[id(sequence)] for sequence in keep], device=self._device)
         mask = self._mask.index_select(0, index)
         first_used = int(mask.any(dim=0).int().argmax())  # leading columns that are padding in every row
         self._mask = mask[:, first_used:]
         self._padded = not bool(self._mask.all())
+        self._positions = self._mask.sum(dim=1, keepdim=True)
+        self._next_ids = None
         for layer in self._cache.layers:
             layer.keys = layer.keys.index_select(0, index)[:, :, first_used:]
             layer.values = layer.values.index_select(0, index)[:, :, first_used:]
@@ -341,26 +369,37 @@ class BatchEngine:
     def _decode_step(self) -> None:
         rows = len(self._running)
         metrics.BATCH_SIZE.labels(self._label).observe(rows)
-        input_ids = torch.tensor([[s.pending_token] for s in self._running], device=self._device)
-        position_ids = self._mask.sum(dim=1, keepdim=True)
-        self._mask = torch.cat([self._mask, self._mask.new_ones(rows, 1)], dim=1)
+        input_ids = self._next_ids
+        if input_ids is None:
+            input_ids = torch.tensor([[s.pending_token] for s in self._running], device=self._device)
+        position_ids = self._positions
         # With sdpa, hand over the (rows, 1, 1, keys) boolean mask ourselves: transformers would otherwise
         # rebuild a 4-D mask from the padded 2-D one at every step, which doubles the cost of a tiny model's
         # step; the logits are bit-identical either way.
         if not self._padded:
             mask = None  # every row sees its whole cache: no mask at all is the fastest path
-        elif self._sdpa:
-            mask = self._mask.bool()[:, None, None, :]
+            self._unwritten_columns += 1
         else:
-            mask = self._mask
+            self._mask = torch.cat([self._mask, self._mask.new_ones(rows, 1)], dim=1)
+            mask = self._mask.bool()[:, None, None, :] if self._sdpa else self._mask
         output = self._model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
                              past_key_values=self._cache, use_cache=True, logits_to_keep=1)
         self._cache = output.past_key_values
+        self._positions = position_ids + 1
         choices = self._choose(self._running, output.logits[:, -1, :].float())
         keep = [s for s, (token, logprob, top) in zip(self._running, choices, strict=True)
                 if not self._advance(s, token, logprob, top)]
         if len(keep) != rows:
             self._keep_rows(keep)
+        else:
+            self._next_ids = self._chosen_ids
+
+    def _write_mask_columns(self) -> None:
+        """Write the all-ones mask columns the unpadded fast path only counted."""
+        if self._unwritten_columns and self._mask is not None:
+            rows = self._mask.shape[0]
+            self._mask = torch.cat([self._mask, self._mask.new_ones(rows, self._unwritten_columns)], dim=1)
+        self._unwritten_columns = 0
 
     def _choose(self, sequences: list[_Sequence], logits: torch.Tensor) -> list[tuple[int, float, tuple]]:
         """Next token, its log-probability (under the model's unprocessed distribution) and the most likely
@@ -371,7 +410,8 @@ class BatchEngine:
             if sequence.sampler.needs_row_processing:
                 seen = sequence.seen_ids if sequence.seen_ids is not None else tokens.new_empty(0)
                 tokens[row] = sequence.sampler.choose(logits[row], seen)
-        chosen = logprobs.gather(1, tokens[:, None])[:, 0]
+        self._chosen_ids = tokens[:, None]
+        chosen = logprobs.gather(1, self._chosen_ids)[:, 0]
         alternatives: list[tuple] = [()] * len(sequences)
         wanted = max(sequence.params.top_logprobs for sequence in sequences)
         if wanted:
@@ -401,7 +441,8 @@ class BatchEngine:
         piece = sequence.detokenizer.add(token)
         sequence.text += piece
         self._outbox.put(sequence.sink, TokenEvent(id=token, text=piece, logprob=logprob, top=top,
-                                                   special=token in self._special_ids))
+                                                   special=token in self._special_ids),
+                         urgent=len(sequence.generated) == 1)
         if token in self._eos:
             self._finish(sequence, FINISH_EOS)
         elif piece and sequence.params.stop_sequences and (
