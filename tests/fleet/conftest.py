@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "docker"))
 import netns  # noqa: E402
+from engine import docker_engine, role_images  # noqa: E402,F401  (fixtures for the container fleet test)
 
 HOSTS = ["training", "inference", "storage", "control"]
 

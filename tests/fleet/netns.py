@@ -76,8 +76,12 @@ def link_exists(name: str) -> bool:
     return ip("link", "show", name, check=False).returncode == 0
 
 
-def create(names: list[str], tag: str) -> NetnsFleet:
-    """Namespaces named after the hosts; links named with `tag` so parallel runs do not collide."""
+def create(names: list[str], tag: str, attach: dict[str, int] | None = None) -> NetnsFleet:
+    """Namespaces named after the hosts; links named with `tag` so parallel runs do not collide.
+
+    `attach` maps a host to a process (a container started with no network) whose namespace becomes that
+    host's, instead of a new one."""
+    attach = attach or {}
     clashing = set(names) & namespaces()
     if clashing:
         raise RuntimeError(f"network namespaces already exist: {sorted(clashing)} (a previous run left them?)")
@@ -89,7 +93,10 @@ def create(names: list[str], tag: str) -> NetnsFleet:
         for index, name in enumerate(names, start=1):
             host = Host(name, f"{SUBNET}.{index}", f"rv{tag}{index}")
             fleet.hosts[name] = host
-            ip("netns", "add", name)
+            if name in attach:
+                ip("netns", "attach", name, str(attach[name]))
+            else:
+                ip("netns", "add", name)
             ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", name)
             ip("link", "set", host.veth, "master", fleet.bridge)
             ip("link", "set", host.veth, "up")

@@ -1,121 +1,27 @@
 """Three hosts (plus a control host) on one machine, each service bound to its host's address in its own network
-namespace; a campaign runs across them; the storage host's link is cut and restored.
-
-Figures (time to OFFLINE, registrations held, time to catch up) are printed, not asserted.
-"""
+namespace; a campaign runs across them; the storage host's link is cut and restored (tests/fleet/scenario.py).
+Once with the services as plain processes, once as the role images."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from fixtures.heroes import build_test_hero
-from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
-from realm.curriculum.v1 import curriculum_pb2 as cpb
-from realm.health import probe
-from realm.inference.v1 import inference_pb2 as ipb
-from realm.sdk import connect
 from realm.settings import load_settings
-from realm.trainer.v1 import trainer_pb2 as tpb
-from realm.vault.v1 import vault_pb2 as vpb
-from realm.warden.v1 import warden_pb2 as wpb
 
+sys.path.insert(0, str(Path(__file__).parent))
+import netns  # noqa: E402
+from scenario import PLACEMENT, exercise_partition, wait_until_serving, write_fleet_config, write_hero_file  # noqa: E402
+
+HOSTS = ["training", "inference", "storage", "control"]
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
-PLACEMENT = {"vault": "storage", "curriculum": "control", "inference": "inference", "trainer": "training",
-             "warden": "control"}
-PORTS = {"trainer": 50051, "inference": 50052, "vault": 50053, "curriculum": 50054, "warden": 50055}
-
-
-def write_fleet_config(tmp_path: Path, fleet, hero_dir: Path) -> Path:
-    heroes = tmp_path / "heroes"
-    heroes.mkdir()
-    (heroes / "tiny.yaml").write_text(yaml.safe_dump({
-        "display_name": "Tiny Hero", "model_dir": str(hero_dir), "architecture": "qwen3",
-        "training_defaults": {"learning_rate": 0.003, "lr_schedule": "constant", "warmup_steps": 5,
-                              "micro_batch_size": 8, "max_seq_len": 256, "epochs": 1, "checkpoint_every_steps": 10},
-        "optimizer": {"kind": "adamw", "weight_decay": 0.0},
-        "idle": {"enabled": True, "skills": ["bin"], "queue_threshold": 1, "batch_rows": 1536, "preset": "equal"},
-    }))
-    raw = config_dict_for_tests(
-        tmp_path / "var",
-        trainer={"heroes_dir": str(heroes), "outbox_retry_initial_s": 0.5, "outbox_retry_max_s": 2.0},
-        curriculum={"eval_window": 2, "thresholds": {"bin": 0.4}, "full_eval_every": 0, "sparring": {"enabled": False}},
-        warden={"keepalive_seconds": 1.0, "probe_timeout_seconds": 1.0, "backoff_initial_seconds": 0.2,
-                "backoff_max_seconds": 1.0, "alert_after_seconds": 3, "critical_services": ["vault"]},
-    )
-    raw["hosts"] = {name: {"address": host.address, "roles": [name]} for name, host in fleet.hosts.items()}
-    raw["services"] = {name: {"host": PLACEMENT[name], "port": PORTS[name]} for name in PLACEMENT}
-    path = tmp_path / "realm.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    """Poll a condition on other processes (there is no event to wait on across process boundaries)."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # a partitioned service answers with errors
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
-
-
-def checkpoint_events(realm) -> tuple[list, list]:
-    events = list(realm.trainer.StreamEvents(tpb.StreamEventsRequest(
-        history_only=True, kinds=[tpb.EVENT_KIND_CHECKPOINT_SAVED, tpb.EVENT_KIND_CHECKPOINT_REGISTERED])))
-    saved = [r.event for r in events if r.event.kind == tpb.EVENT_KIND_CHECKPOINT_SAVED]
-    registered = [r.event for r in events if r.event.kind == tpb.EVENT_KIND_CHECKPOINT_REGISTERED]
-    return saved, registered
-
-
-def evaluations(realm, campaign: str) -> list:
-    found = realm.curriculum.ListEvaluations(cpb.ListEvaluationsRequest(campaign=campaign, page_size=1000))
-    return [e for e in found.evaluations if e.state == cpb.EVALUATION_STATE_SUCCEEDED]
-
-
-def checkpoints(realm, campaign: str) -> list:
-    return list(realm.vault.ListAssets(vpb.ListAssetsRequest(
-        kind=vpb.ASSET_KIND_CHECKPOINT, campaign=campaign, page_size=1000, show_deleted=True)).assets)
-
-
-class FleetWatch(threading.Thread):
-    """Follows the warden's WatchFleet stream and records when the storage host changes state."""
-
-    def __init__(self, realm) -> None:
-        super().__init__(daemon=True)
-        self._stream = realm.warden.WatchFleet(wpb.WatchFleetRequest(), timeout=3600)
-        self.storage_state: dict[int, float] = {}  # state -> first time seen
-        self.offline = threading.Event()
-        self.online_again = threading.Event()
-
-    def run(self) -> None:
-        try:
-            for update in self._stream:
-                host = next(h for h in update.status.hosts if h.name == "hosts/storage")
-                now = time.monotonic()
-                if host.state == wpb.FLEET_STATE_OFFLINE:
-                    self.storage_state.setdefault(wpb.FLEET_STATE_OFFLINE, now)
-                    self.offline.set()
-                elif host.state == wpb.FLEET_STATE_ONLINE and self.offline.is_set():
-                    self.storage_state.setdefault(wpb.FLEET_STATE_ONLINE, now)
-                    self.online_again.set()
-        except Exception:  # cancelled at the end of the test
-            pass
-
-    def stop(self) -> None:
-        self._stream.cancel()
 
 
 @pytest.fixture(scope="module")
@@ -123,89 +29,111 @@ def tiny_hero(tmp_path_factory) -> Path:
     return build_test_hero(tmp_path_factory.mktemp("hero") / "tiny")
 
 
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(10)
+
+
 def test_campaign_across_hosts_survives_a_storage_partition(netns_fleet, tmp_path, tiny_hero):
-    config = write_fleet_config(tmp_path, netns_fleet, tiny_hero)
+    heroes = write_hero_file(tmp_path / "heroes", str(tiny_hero))
+    config = write_fleet_config(tmp_path / "realm.yaml", netns_fleet, data_dir=str(tmp_path / "var"),
+                                heroes_dir=str(heroes))
     settings = load_settings(config)
     processes: list[subprocess.Popen] = []
-    logs = []
     try:
         for name in PLACEMENT:  # dependency order
             host = netns_fleet.hosts[PLACEMENT[name]]
-            log = open(tmp_path / f"{name}.log", "wb")
-            logs.append(log)
-            processes.append(subprocess.Popen(
-                [*host.exec_prefix(), sys.executable, "-m", f"services.{name}", "--config", str(config)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-                env={**os.environ, "REALM_HOST": host.name}, start_new_session=True))
-            wait_for(lambda name=name: probe(settings.service(name), timeout=1.0).serving, 180,
-                     f"{name} SERVING on {host.name} ({host.address})")
-
-        realm = connect(config, token=ADMIN_TOKEN)
-        watch = FleetWatch(realm)
-        watch.start()
-        campaign = realm.trainer.CreateCampaign(tpb.CreateCampaignRequest(
-            campaign=tpb.Campaign(display_name="fleet", hero="heroes/tiny", skills=["bin"]), campaign_id="fleet",
-        )).campaign.name
-        realm.trainer.ActivateCampaign(tpb.ActivateCampaignRequest(name=campaign))
-        wait_for(lambda: checkpoint_events(realm)[1] and evaluations(realm, campaign), 400,
-                 "a first checkpoint in the vault and a first trial through inference")
-        loaded = wait_for(lambda: [m for m in realm.inference.ListModels(ipb.ListModelsRequest()).models
-                                   if m.state == ipb.MODEL_STATE_READY], 60, "a model loaded in inference")
-
-        # --- cut the storage host off -------------------------------------------------------------------
-        saved_before, registered_before = checkpoint_events(realm)
-        cut_at = time.monotonic()
-        netns_fleet.cut("storage")
-        assert watch.offline.wait(60), "the warden never reported the storage host OFFLINE"
-        time_to_offline = watch.storage_state[wpb.FLEET_STATE_OFFLINE] - cut_at
-        storage = realm.warden.GetHost(wpb.GetHostRequest(name="hosts/storage")).host
-        assert storage.state == wpb.FLEET_STATE_OFFLINE
-        assert {s.state for s in storage.services} == {wpb.SERVING_STATE_UNREACHABLE}
-
-        # the trainer keeps training: new checkpoints are saved and wait in its outbox
-        held = wait_for(lambda: (lambda s, r: len(s) - len(r) if len(s) >= len(saved_before) + 2 else 0)(
-            *checkpoint_events(realm)), 300, "two checkpoints saved while the vault is unreachable")
-        saved_during, registered_during = checkpoint_events(realm)
-        assert len(registered_during) == len(registered_before), "a registration landed through a cut link"
-        # inference keeps serving the model it has
-        answer = realm.inference.Generate(ipb.GenerateRequest(
-            model=loaded[0].name, prompt="1+1=", parameters=ipb.GenerationParameters(max_new_tokens=4)))
-        assert answer.summary.generated_tokens >= 1
-
-        # --- restore the link -----------------------------------------------------------------------------
-        restored_at = time.monotonic()
-        netns_fleet.restore("storage")
-        saved_names = {e.checkpoint for e in saved_during}
-        wait_for(lambda: len(checkpoint_events(realm)[1]) >= len(saved_during), 300,
-                 "every checkpoint saved during the cut registered")
-        registered_after = checkpoint_events(realm)[1]
-        late = [e.checkpoint for e in registered_after[len(registered_during):]]
-        trials_before_restore = {e.name for e in evaluations(realm, campaign)}
-        wait_for(lambda: {t.checkpoint for t in evaluations(realm, campaign)} & set(late), 300,
-                 "a trial of a checkpoint registered after the link came back")
-        time_to_catch_up = time.monotonic() - restored_at
-        assert watch.online_again.wait(30)
-        time_to_online = watch.storage_state[wpb.FLEET_STATE_ONLINE] - restored_at
-
-        # nothing lost: every registration is catalogued with its lineage, no trial dropped
-        catalogued = {a.name: a for a in checkpoints(realm, campaign)}
-        assert {e.checkpoint for e in registered_after} <= set(catalogued)
-        for asset in catalogued.values():
-            assert asset.lineage.campaign == campaign and asset.lineage.global_step > 0 and asset.lineage.quest
-        assert trials_before_restore <= {e.name for e in evaluations(realm, campaign)}
-        assert len(saved_names) >= len(saved_before) + 2
-        print(f"\nFLEET time_to_offline_s={time_to_offline:.2f} registrations_held={held} "
-              f"time_to_online_s={time_to_online:.2f} time_to_catch_up_s={time_to_catch_up:.1f}")
-        watch.stop()
+            with open(tmp_path / f"{name}.log", "wb") as log:
+                processes.append(subprocess.Popen(
+                    [*host.exec_prefix(), sys.executable, "-m", f"services.{name}", "--config", str(config)],
+                    stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+                    env={**os.environ, "REALM_HOST": host.name}, start_new_session=True))
+            wait_until_serving(settings, [name], "plain process")
+        exercise_partition(netns_fleet, config)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, 15)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
-                process.wait(10)
-        for log in logs:
-            log.close()
+        stop_all(processes)
+
+
+# ---- the same fleet as containers -------------------------------------------------------------------------
+# A container cannot join a named namespace, so each one starts with no network at all; its namespace is then
+# named after its host (`ip netns attach`) and gets the host's veth and 198.18.0.x address. Like --network host
+# on a real box, the container sees exactly its host's interfaces: no bridge, no private container address.
+WAIT_FOR_ADDRESS = (
+    "import os, socket, sys, time, yaml\n"
+    "raw = yaml.safe_load(open(os.environ['REALM_CONFIG']))\n"
+    "address = raw['hosts'][os.environ['REALM_HOST']]['address']\n"
+    "while True:\n"
+    "    try:\n"
+    "        socket.socket().bind((address, 0)); break\n"
+    "    except OSError:\n"
+    "        time.sleep(0.1)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
+ROLE_COMMAND = {"training": ["python", "-m", "services.trainer"], "inference": ["python", "-m", "services.inference"],
+                "storage": ["python", "-m", "services.vault"], "control": ["realm", "up"]}
+
+
+def docker(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["docker", *argv], capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(argv)}: {result.stderr}")
+    return result
+
+
+@pytest.fixture
+def container_fleet(role_images, tmp_path, tiny_hero):
+    """The four role images, each in its host's namespace; containers, namespaces and links removed afterwards."""
+    reason = netns.unavailable_reason()
+    if reason:
+        pytest.skip(f"fleet test needs network namespaces: {reason}")
+    built, _ = role_images
+    placeholder = netns.NetnsFleet(hosts={h: netns.Host(h, f"{netns.SUBNET}.{i}", "") for i, h in
+                                          enumerate(HOSTS, start=1)})
+    heroes = write_hero_file(tmp_path / "heroes", "/models/tiny")
+    # The services run as the image's non-root user: give them a world-readable copy of the hero.
+    models = tmp_path / "models" / "tiny"
+    shutil.copytree(tiny_hero, models)
+    for path in [models, *models.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    inside = write_fleet_config(tmp_path / "realm.container.yaml", placeholder, data_dir="/var/lib/realm",
+                                heroes_dir="/heroes")
+    outside = write_fleet_config(tmp_path / "realm.yaml", placeholder, data_dir=str(tmp_path / "var"),
+                                 heroes_dir=str(heroes))
+    tag = str(os.getpid() % 100000)
+    containers, fleet = [], None
+    try:
+        pids = {}
+        for role in HOSTS:
+            name = f"realm-fleet-{role}-{tag}"
+            docker("run", "-d", "--name", name, "--network", "none", "-e", f"REALM_HOST={role}",
+                   "-v", f"{inside}:/etc/realm/realm.yaml:ro", "-v", f"{heroes}:/heroes:ro",
+                   "-v", f"{models}:/models/tiny:ro", "-v", f"{name}-data:/var/lib/realm",
+                   "--entrypoint", "python", built[role], "-c", WAIT_FOR_ADDRESS, *ROLE_COMMAND[role])
+            containers.append(name)
+            pids[role] = int(docker("inspect", "--format", "{{.State.Pid}}", name).stdout)
+        fleet = netns.create(HOSTS, tag=tag, attach=pids)
+        yield fleet, outside, containers
+    finally:
+        for name in containers:
+            if docker("inspect", name, check=False).returncode == 0:
+                print(f"--- {name}\n" + docker("logs", "--tail", "15", name, check=False).stderr[-3000:])
+            docker("rm", "-f", "-v", name, check=False)
+            docker("volume", "rm", f"{name}-data", check=False)
+        leftovers = fleet.remove() if fleet else []
+        assert not leftovers, f"could not remove {leftovers}"
+
+
+@pytest.mark.docker
+def test_the_role_images_survive_a_storage_partition(container_fleet):
+    fleet, config, containers = container_fleet
+    settings = load_settings(config)
+    wait_until_serving(settings, ["vault", "inference", "curriculum", "trainer", "warden"], "container")
+    figures = exercise_partition(fleet, config)
+    print("containers:", json.dumps(figures))
