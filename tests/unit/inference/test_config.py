@@ -53,6 +53,7 @@ def test_defaults_and_paths_come_from_settings():
     ({"tgi_tokenizers": ["x"]}, "inference.tgi_tokenizers"),
     ({"follow_retry_seconds": 0}, "inference.follow_retry_seconds"),
     ({"on_demand": "yes"}, "inference.on_demand"),
+    ({"stream_interval_ms": -1}, "inference.stream_interval_ms"),
 ])
 def test_bad_values_name_their_key(section, key):
     with pytest.raises(ConfigError) as caught:

@@ -100,3 +100,24 @@ async def test_tokenize_gives_ids_and_spans(backend):
     assert [p.id for p in pieces] == backend.tokenizer(PROMPTS[1]).input_ids
     assert "".join(p.text for p in pieces) == PROMPTS[1]
     assert all(PROMPTS[1][p.start:p.stop] == p.text for p in pieces)
+
+
+async def test_coalesced_token_delivery_loses_nothing(hero_dir):
+    """Token events reach the loop at most every stream_interval; summaries go at once, so even with an
+    interval far longer than the request every token and the summary arrive, in order."""
+    from services.inference.engine import EngineConfig
+    from services.inference.transformers_backend import LoadOptions, TransformersBackend
+
+    slow = TransformersBackend.load(hero_dir, LoadOptions(), limits=LIMITS,
+                                    engine_config=EngineConfig(stream_interval_seconds=3600.0), model_label="slow")
+    every_step = TransformersBackend.load(hero_dir, LoadOptions(), limits=LIMITS,
+                                          engine_config=EngineConfig(stream_interval_seconds=0.0), model_label="fast")
+    try:
+        params = SamplingParams.build(LIMITS, max_new_tokens=16)
+        coalesced, stepwise = await asyncio.gather(*(collect(b.generate_stream(PROMPTS[0], params))
+                                                     for b in (slow, every_step)))
+        assert [t.id for t in coalesced.tokens] == [t.id for t in stepwise.tokens]
+        assert len(coalesced.tokens) == coalesced.summary.generated_tokens == 16
+    finally:
+        await slow.close()
+        await every_step.close()
