@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import structlog
 from dataclasses import replace
 from pathlib import Path
+
+import structlog
 
 from realm.inference.v1 import inference_pb2_grpc
 from services.inference.config import InferenceConfig
 from services.inference.follow import AliasFollower, DefaultSpec
-from services.inference.pool import BACKEND_TGI, ModelPool
+from services.inference.pool import BACKEND_TGI, LoadSpec, ModelPool
 from services.inference.priority import Activity
 from services.inference.servicer import InferenceServicer
 from services.inference.task_board import TaskBoard

@@ -28,10 +28,10 @@ from transformers import DynamicCache
 from services.inference import metrics
 from services.inference.backend import (
     FINISH_CANCELLED,
-    Alternative,
     FINISH_EOS,
     FINISH_LENGTH,
     FINISH_STOP_SEQUENCE,
+    Alternative,
     GenerationEvent,
     Summary,
     TokenEvent,
