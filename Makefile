@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test protos lint bench setup clean-venv images
+.PHONY: run test protos lint bench setup clean-venv images test-fleet
 
 setup: $(STAMP)
 
@@ -48,6 +48,10 @@ bench: $(STAMP)
 IMAGE_PROFILE ?= cpu
 images:
 	python3 docker/images.py build --profile $(IMAGE_PROFILE)
+
+# The docker and fleet tests, including the container fleet test that `make test` leaves out (root + docker).
+test-fleet: $(STAMP)
+	REALM_FLEET_CONTAINERS=1 $(BIN)/python -m pytest -q -s -m "docker or fleet" tests/docker tests/fleet
 
 clean-venv:
 	rm -rf $(VENV)
