@@ -61,8 +61,15 @@ class Transcoder:
         self.realm = realm
         self.metrics = metrics
         self.routes = all_routes()
+        self._by_verb: dict[str, list[Route]] = {}
+        for route in self.routes:
+            self._by_verb.setdefault(route.verb, []).append(route)
 
     def match(self, verb: str, path: str) -> tuple[Route, dict[str, str]]:
+        for route in self._by_verb.get(verb, ()):
+            values = route.match_path(path)
+            if values is not None:
+                return route, values
         other_verbs = []
         for route in self.routes:
             values = route.match_path(path)

@@ -10,6 +10,7 @@ is never borrowed from the environment unless `ambient_token=True` is asked for.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,12 +33,14 @@ class AsyncChannels:
 
     def __init__(self) -> None:
         self._channels: dict[tuple[str, str], grpc.aio.Channel] = {}
+        self._stubs: dict[tuple[str, str], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def get(self, target: str, spec: ServiceSpec) -> grpc.aio.Channel:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new loop (tests) cannot use the old loop's channels
             self._channels.clear()
+            self._stubs.clear()
             self._loop = loop
         key = (target, spec.name)
         channel = self._channels.get(key)
@@ -51,25 +54,39 @@ class AsyncChannels:
             self._channels[key] = channel
         return channel
 
+    def stub(self, target: str, spec: ServiceSpec):
+        """The generated stub over the shared channel; built once (a stub makes a callable per RPC)."""
+        channel = self.get(target, spec)
+        key = (target, spec.name)
+        stub = self._stubs.get(key)
+        if stub is None:
+            stub = self._stubs[key] = spec.stub(channel)
+        return stub
+
     async def close(self) -> None:
-        channels, self._channels = list(self._channels.values()), {}
+        channels, self._channels, self._stubs = list(self._channels.values()), {}, {}
         for channel in channels:
             await channel.close()
+
+
+@functools.cache
+def _methods(spec: ServiceSpec) -> dict[str, Any]:
+    service = spec.module.DESCRIPTOR.services_by_name[spec.full_name.rsplit(".", 1)[-1]]
+    return {m.name: m for m in service.methods}
 
 
 class AsyncServiceClient:
     """`await client.GetAsset(request)`, `async for m in client.StreamEvents(request)`; metadata added."""
 
-    def __init__(self, spec: ServiceSpec, channel: grpc.aio.Channel, token: str | None,
-                 timeout: float | None = None, request_id: str | None = None) -> None:
+    def __init__(self, spec: ServiceSpec, stub, token: str | None, timeout: float | None = None,
+                 request_id: str | None = None) -> None:
         self.spec = spec
         self.messages = spec.module
         self._token = token
         self._timeout_override = timeout
         self._request_id = request_id
-        self._stub = spec.stub(channel)
-        service = spec.module.DESCRIPTOR.services_by_name[spec.full_name.rsplit(".", 1)[-1]]
-        self._methods = {m.name: m for m in service.methods}
+        self._stub = stub
+        self._methods = _methods(spec)
 
     def metadata(self, extra: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
         md = [("x-request-id", self._request_id or current_request_id())]
@@ -124,7 +141,7 @@ class AsyncRealm:
         if service not in self.addresses:
             raise KeyError(f"no address configured for service {service!r}")
         spec = SERVICES[service]
-        return AsyncServiceClient(spec, self._channels.get(self.addresses[service], spec), self.token,
+        return AsyncServiceClient(spec, self._channels.stub(self.addresses[service], spec), self.token,
                                   self._timeout, self._request_id)
 
     def channel(self, service: str) -> grpc.aio.Channel:

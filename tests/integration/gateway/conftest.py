@@ -101,8 +101,9 @@ class InferenceStack:
 
 
 @contextlib.contextmanager
-def inference_behind_gateway(tmp_path, hero_dir, *, inference: dict | None = None, **gateway_overrides):
-    """A real inference service with the tiny hero loaded as models/default, and a gateway in front of it."""
+def inference_behind_gateway(tmp_path, hero_dir, *, inference: dict | None = None, model_id: str = "default",
+                             **gateway_overrides):
+    """A real inference service with the tiny hero loaded (as models/default), and a gateway in front of it."""
     from fixtures.kit import make_test_settings, serve_for_test
     from realm.inference.v1 import inference_pb2
     from services.inference.app import setup as inference_setup
@@ -112,7 +113,7 @@ def inference_behind_gateway(tmp_path, hero_dir, *, inference: dict | None = Non
         settings = make_test_settings(tmp_path, inference={"max_batch_size": 4, **(inference or {})})
         service = background.enter(serve_for_test(settings, "inference", inference_setup))
         admin = service.connect()
-        admin.inference.LoadModel(inference_pb2.LoadModelRequest(source=str(hero_dir), model_id="default",
+        admin.inference.LoadModel(inference_pb2.LoadModelRequest(source=str(hero_dir), model_id=model_id,
                                                                  wait=True), timeout=300)
         running = background.enter(serve_gateway(settings, {"inference": service.address}, **gateway_overrides))
         yield InferenceStack(background, running, admin, service.address)
