@@ -6,6 +6,7 @@ import warnings
 from realm.trainer.v1 import config_check_pb2 as realm_dot_trainer_dot_v1_dot_config__check__pb2
 from realm.trainer.v1 import hero_check_pb2 as realm_dot_trainer_dot_v1_dot_hero__check__pb2
 from realm.trainer.v1 import lineage_pb2 as realm_dot_trainer_dot_v1_dot_lineage__pb2
+from realm.trainer.v1 import loop_time_pb2 as realm_dot_trainer_dot_v1_dot_loop__time__pb2
 from realm.trainer.v1 import trainer_pb2 as realm_dot_trainer_dot_v1_dot_trainer__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -167,6 +168,11 @@ class TrainerServiceStub:
                 '/realm.trainer.v1.TrainerService/GetMetricSeries',
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesRequest.SerializeToString,
                 response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesResponse.FromString,
+                _registered_method=True)
+        self.GetLoopTime = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/GetLoopTime',
+                request_serializer=realm_dot_trainer_dot_v1_dot_loop__time__pb2.GetLoopTimeRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_loop__time__pb2.GetLoopTimeResponse.FromString,
                 _registered_method=True)
         self.EstimateMemory = channel.unary_unary(
                 '/realm.trainer.v1.TrainerService/EstimateMemory',
@@ -361,6 +367,14 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLoopTime(self, request, context):
+        """Where the campaign's loop wall time went (loop_time.proto): training, worker start-up, checkpoint saves,
+        waiting for data, idle; uploads beside it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EstimateMemory(self, request, context):
         """The VRAM calculator.
         """
@@ -515,6 +529,11 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.GetMetricSeries,
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesRequest.FromString,
                     response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesResponse.SerializeToString,
+            ),
+            'GetLoopTime': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLoopTime,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_loop__time__pb2.GetLoopTimeRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_loop__time__pb2.GetLoopTimeResponse.SerializeToString,
             ),
             'EstimateMemory': grpc.unary_unary_rpc_method_handler(
                     servicer.EstimateMemory,
@@ -1235,6 +1254,33 @@ class TrainerService:
             '/realm.trainer.v1.TrainerService/GetMetricSeries',
             realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesRequest.SerializeToString,
             realm_dot_trainer_dot_v1_dot_trainer__pb2.GetMetricSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLoopTime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/GetLoopTime',
+            realm_dot_trainer_dot_v1_dot_loop__time__pb2.GetLoopTimeRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_loop__time__pb2.GetLoopTimeResponse.FromString,
             options,
             channel_credentials,
             insecure,
