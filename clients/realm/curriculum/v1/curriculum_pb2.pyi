@@ -497,7 +497,7 @@ class SkillEvalResult(_message.Message):
     def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., accuracy: _Optional[float] = ..., correct: _Optional[int] = ..., total: _Optional[int] = ..., regime: _Optional[_Union[Regime, str]] = ..., report_asset: _Optional[str] = ..., eval_set_hash: _Optional[str] = ..., mean_partial_score: _Optional[float] = ...) -> None: ...
 
 class Evaluation(_message.Message):
-    __slots__ = ("name", "campaign", "checkpoint", "state", "results", "error", "attempts", "problems_done", "problems_total", "create_time", "end_time", "full", "next_attempt_time", "superseded_by", "trigger", "sparring_quest")
+    __slots__ = ("name", "campaign", "checkpoint", "state", "results", "error", "attempts", "problems_done", "problems_total", "create_time", "end_time", "full", "next_attempt_time", "superseded_by", "trigger", "sparring_quest", "start_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
@@ -514,6 +514,7 @@ class Evaluation(_message.Message):
     SUPERSEDED_BY_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     SPARRING_QUEST_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     campaign: str
     checkpoint: str
@@ -530,7 +531,8 @@ class Evaluation(_message.Message):
     superseded_by: str
     trigger: str
     sparring_quest: str
-    def __init__(self, name: _Optional[str] = ..., campaign: _Optional[str] = ..., checkpoint: _Optional[str] = ..., state: _Optional[_Union[EvaluationState, str]] = ..., results: _Optional[_Iterable[_Union[SkillEvalResult, _Mapping]]] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., problems_done: _Optional[int] = ..., problems_total: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., full: _Optional[bool] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_by: _Optional[str] = ..., trigger: _Optional[str] = ..., sparring_quest: _Optional[str] = ...) -> None: ...
+    start_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., campaign: _Optional[str] = ..., checkpoint: _Optional[str] = ..., state: _Optional[_Union[EvaluationState, str]] = ..., results: _Optional[_Iterable[_Union[SkillEvalResult, _Mapping]]] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., problems_done: _Optional[int] = ..., problems_total: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., full: _Optional[bool] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., superseded_by: _Optional[str] = ..., trigger: _Optional[str] = ..., sparring_quest: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EvaluateCheckpointRequest(_message.Message):
     __slots__ = ("campaign", "checkpoint", "skills", "full")
