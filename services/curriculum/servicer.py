@@ -105,6 +105,7 @@ def evaluation_to_pb(ev: evaluation_domain.Evaluation) -> pb.Evaluation:
                  for r in ev.results],
         error=ev.error, attempts=ev.attempts, problems_done=ev.problems_done, problems_total=ev.problems_total,
         create_time=to_timestamp(ev.create_time), end_time=to_timestamp(ev.end_time), full=ev.full,
+        start_time=to_timestamp(ev.start_time),
         superseded_by=ev.superseded_by, trigger=ev.trigger, sparring_quest=ev.sparring_quest,
         # A retry's due time means nothing once the trial has started again.
         next_attempt_time=to_timestamp(ev.next_attempt_time) if ev.state == evaluation_domain.EvalState.PENDING
