@@ -24,6 +24,7 @@ VIOLATIONS = {
     "kit-imports-no-service": ("services/kit/paging.py", "import services.vault.names"),
     "services-never-import-ops": ("services/warden/config.py", "import realm_ops.runstate"),
     "domain-without-grpc": ("services/vault/gc.py", "import grpc"),
+    "worker-apart-from-service": ("services/trainer/worker/optim.py", "import services.trainer.store"),
 }
 
 
