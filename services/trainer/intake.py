@@ -323,11 +323,7 @@ class QuestIntake:
                 path, schema_id=quest.schema_id, sidecar_json=quest.sidecar_json, file_name=path.name
             )
         except Unavailable as exc:
-            self.queue.store.execute(
-                "UPDATE quests SET state_reason = ? WHERE id = ?",
-                (f"waiting for the curriculum to validate: {exc.describe()}", quest.quest_id),
-            )
-            return self.queue.get(quest.name)
+            return self.queue.set_reason(quest.name, f"waiting for the curriculum to validate: {exc.describe()}")
         except RealmError as exc:
             report = {"accepted": False, "schema_id": quest.schema_id, "rows": quest.rows, "bytes": quest.bytes,
                       "findings": [{"kind": "validation_error", "severity": "SEVERITY_ERROR", "line": 0,
