@@ -31,6 +31,7 @@ from services.kit.errors import (
     RealmError,
     ResourceExhausted,
 )
+from services.kit.mantra import Mantra, apply_mantra, read_mantra_file
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +96,7 @@ class _Entry:
         self.global_step = 0
         self.pinned = False  # never evicted to make room (the served default)
         self.follows = False  # reloaded when the vault alias in spec.source moves
+        self.mantra: Mantra | None = None  # the checkpoint's mantra.json: the system turn it was trained with
         self.state = LOADING
         self.error = ""
         self.backend: Backend | None = None
@@ -263,6 +265,9 @@ class ModelPool:
                 await self._make_room(entry, checkpoint_bytes(Path(location)))
             else:
                 await self._make_room(entry, 0)
+            # Read before the backend is built: a malformed mantra.json fails the load without leaking a model.
+            mantra = await asyncio.to_thread(read_mantra_file, Path(location)) \
+                if spec.backend == BACKEND_TRANSFORMERS else None
             backend = await asyncio.to_thread(self._factory, spec, location, entry.model_id)
         except Exception as error:
             if isinstance(error, RealmError):
@@ -283,6 +288,7 @@ class ModelPool:
             await self._notify(entry)
             return
         entry.backend, entry.asset, entry.parent, entry.global_step = backend, asset, parent, step
+        entry.mantra = mantra  # set with the backend (no await between): a request never mixes the two
         entry.state, entry.error = READY, ""
         entry.load_time = entry.last_used = time.time()
         self._update_gauges()
@@ -410,14 +416,16 @@ class ModelPool:
 
     def render_chat(self, name: str, messages: list[dict[str, str]]) -> str:
         check_messages(messages, self._limits)
-        return self._serving(name)[1][0].render_chat(messages)
+        entry, serving = self._serving(name)
+        return serving[0].render_chat(apply_mantra(messages, entry.mantra))
 
     async def chat_prompt(self, name: str, messages: list[dict[str, str]]) -> str:
         """The rendered prompt for `messages`: size-checked first, then rendered off the event loop (a chat
         template over a big conversation is real work)."""
         check_messages(messages, self._limits)
-        backend = (await self._serving_on_demand(name))[1][0]
-        return await asyncio.to_thread(backend.render_chat, messages)
+        entry, (backend, _, _) = await self._serving_on_demand(name)
+        # The same system-turn rule the worker trained with (services/kit/mantra.py), read with the backend.
+        return await asyncio.to_thread(backend.render_chat, apply_mantra(messages, entry.mantra))
 
     async def tokenize(self, name: str, prompt: str, *, add_special_tokens: bool = True):
         check_prompt(prompt, self._limits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -12,6 +13,7 @@ from typing import Any
 from services.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.kit.paging import decode_offset, encode_token
 from services.kit.paging import page_size as page_size_of
+from services.trainer.campaign_setup import CampaignSetupStore
 from services.trainer.heroes import HERO_ID_PATTERN, HeroRegistry
 from services.trainer.models import (
     Campaign,
@@ -23,7 +25,7 @@ from services.trainer.models import (
 from services.trainer.store import TrainerStore
 
 MUTABLE_CAMPAIGN_FIELDS = frozenset(
-    {"display_name", "starting_checkpoint", "config_overrides", "skills", "milestones", "peak_metrics"}
+    {"display_name", "starting_checkpoint", "config_overrides", "skills", "milestones", "peak_metrics", "mantra"}
 )
 
 
@@ -53,6 +55,7 @@ class CampaignBook:
     ) -> None:
         self.store = store
         self.heroes = heroes
+        self.setup = CampaignSetupStore(store)
         # build_training_config(hero_defaults, overrides): overrides are checked when they are set.
         self.config_builder = config_builder
 
@@ -69,6 +72,7 @@ class CampaignBook:
         starting_checkpoint: str = "",
         config_overrides: dict[str, Any] | None = None,
         skills: list[str] | tuple[str, ...] = (),
+        mantra: dict[str, Any] | None = None,
     ) -> Campaign:
         hero_spec = self.heroes.get(hero)  # NotFound names the hero
         if campaign_id:
@@ -97,6 +101,8 @@ class CampaignBook:
             )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"campaign {campaign_id} exists", field="campaign_id") from None
+        if mantra:  # a mantra given at creation is the campaign's first (version 1)
+            self.setup.set_mantra(campaign_id, text=mantra.get("text"), rule=mantra.get("rule"), initial=True)
         return self.get(campaign_id)
 
     def get(self, name: str) -> Campaign:
@@ -104,7 +110,20 @@ class CampaignBook:
         row = self.store.query_one("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
         if row is None:
             raise NotFound(f"no campaign {campaign_id}", field="name")
-        return campaign_from_row(row)
+        return self._with_setup(campaign_from_row(row))
+
+    def _with_setup(self, campaign: Campaign) -> Campaign:
+        setup = self.setup.get(campaign.campaign_id)
+        return dataclasses.replace(
+            campaign, mantra=setup.mantra, mantra_update_time=setup.mantra_update_time,
+            locked_fields=setup.locked_fields, lock_time=setup.lock_time, forked_from=setup.forked_from)
+
+    def max_seq_len_with(self, campaign: Campaign, overrides: dict[str, Any]) -> int:
+        """The max_seq_len a quest of this campaign would train with under these overrides."""
+        defaults = self.heroes.get(campaign.hero).config_defaults()
+        if self.config_builder is not None:
+            return int(self.config_builder(defaults, overrides).max_seq_len)
+        return int(overrides.get("max_seq_len", defaults.get("max_seq_len", 0)))
 
     def list(
         self, *, hero: str = "", state: CampaignState | None = None, page_size: int = 0, page_token: str = ""
@@ -125,17 +144,22 @@ class CampaignBook:
             f"SELECT * FROM campaigns {where} ORDER BY create_time, id LIMIT ? OFFSET ?",
             (*params, limit + 1, offset),
         )
-        campaigns = [campaign_from_row(r) for r in rows[:limit]]
+        campaigns = [self._with_setup(campaign_from_row(r)) for r in rows[:limit]]
         next_token = encode_token(offset + limit, filters) if len(rows) > limit else ""
         return campaigns, next_token
 
     def active(self) -> Campaign | None:
         row = self.store.query_one("SELECT * FROM campaigns WHERE state = ?", (CampaignState.ACTIVE.value,))
-        return campaign_from_row(row) if row else None
+        return self._with_setup(campaign_from_row(row)) if row else None
 
     def update(self, name: str, changes: dict[str, Any]) -> Campaign:
         """Apply the named mutable fields; unknown or immutable fields are refused by name."""
         campaign = self.get(name)
+        # A locked field (base model, max_seq_len, ...) is FAILED_PRECONDITION with the way out, before mutability.
+        self.setup.check_update(
+            campaign.name, campaign.campaign_id, changes, starting_checkpoint=campaign.starting_checkpoint,
+            max_seq_len_after=lambda overrides: self.max_seq_len_with(campaign, overrides),
+            latest_asset=campaign.latest_checkpoint_asset)
         bad = sorted(set(changes) - MUTABLE_CAMPAIGN_FIELDS)
         if bad:
             raise InvalidArgument(
@@ -154,7 +178,12 @@ class CampaignBook:
             "peak_metrics": ("peak_metrics_json", lambda v: json.dumps({k: float(x) for k, x in v.items()})),
         }
         with self.store.transaction() as conn:
+            if "mantra" in changes:  # text and/or rule (None keeps it); the version moves when either changes
+                wanted = dict(changes["mantra"] or {})
+                self.setup.set_mantra(campaign.campaign_id, text=wanted.get("text"), rule=wanted.get("rule"))
             for key, value in changes.items():
+                if key == "mantra":
+                    continue
                 column, encode = columns[key]
                 conn.execute(f"UPDATE campaigns SET {column} = ? WHERE id = ?", (encode(value), campaign.campaign_id))
             conn.execute("UPDATE campaigns SET update_time = ? WHERE id = ?", (time.time(), campaign.campaign_id))

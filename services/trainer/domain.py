@@ -73,7 +73,7 @@ class TrainerDomain:
             min_interval_s=options.hero_loop_interval_s, level_ups=self.level_ups,
         )
         self.jobs = JobBuilder(root=options.data_root, heroes=self.heroes, assets=assets,
-                               training_config_builder=build_training_config)
+                               training_config_builder=build_training_config, locks=self.campaigns.setup)
         self.controller = RunController(
             settings=options.controller, queue=self.queue, campaigns=self.campaigns, events=self.events,
             intake=self.intake, outbox=self.outbox, hero_loop=self.hero_loop, jobs=self.jobs,

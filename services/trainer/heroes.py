@@ -27,6 +27,8 @@ import yaml
 from services.kit.errors import InvalidArgument, NotFound
 
 HERO_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Hero ids may also hold dots (heroes/qwen3-0.6b), never two in a row.
+HERO_FILE_ID_PATTERN = re.compile(r"^(?!.*\.\.)[a-z0-9][a-z0-9._-]{0,62}$")
 _KNOWN_KEYS = {
     "name", "display_name", "description", "model_dir", "architecture", "chat_template",
     "training_defaults", "optimizer", "lora", "idle", "parameter_count",
@@ -137,8 +139,8 @@ def _mapping(raw: Any, where: str) -> dict[str, Any]:
 
 def parse_hero(hero_id: str, raw: Any, *, root: Path, source_file: Path | None = None) -> HeroSpec:
     """Build a HeroSpec from a parsed YAML document; every bad field is named in the error."""
-    if not HERO_ID_PATTERN.match(hero_id):
-        raise InvalidArgument(f"hero id {hero_id!r} must match {HERO_ID_PATTERN.pattern}", field="name")
+    if not HERO_FILE_ID_PATTERN.match(hero_id):
+        raise InvalidArgument(f"hero id {hero_id!r} must match {HERO_FILE_ID_PATTERN.pattern}", field="name")
     doc = _mapping(raw, "hero")
     unknown = sorted(set(doc) - _KNOWN_KEYS)
     if unknown:

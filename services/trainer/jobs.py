@@ -8,12 +8,14 @@ only `resume` changes, following the one "latest checkpoint" rule of the protoco
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from services.kit.errors import FailedPrecondition
+from services.trainer.campaign_setup import CampaignSetupStore, current_locked_values
 from services.trainer.heroes import HeroRegistry, HeroSpec
 from services.trainer.models import Campaign, Quest
 from services.trainer.ports import DatasetSource
@@ -34,8 +36,10 @@ class JobBuilder:
         heroes: HeroRegistry,
         assets: DatasetSource | None,
         training_config_builder: Callable[[dict[str, Any], dict[str, Any]], TrainingConfig],
+        locks: CampaignSetupStore | None = None,
     ) -> None:
         self.root = root
+        self.locks = locks
         self.heroes = heroes
         self.assets = assets
         self._build_config = training_config_builder
@@ -64,6 +68,14 @@ class JobBuilder:
             raise FailedPrecondition(f"{quest.name} has no quest file", field="name")
         hero = self.heroes.get(campaign.hero)
         config = self._build_config(hero.config_defaults(), campaign.config_overrides)
+        if self.locks is not None:
+            # The first quest locks base model, architecture, tokenizer, chat template, max_seq_len; later ones
+            # must still match (a hero file edited under the campaign fails here, naming the field).
+            base_model = campaign.starting_checkpoint or campaign.forked_from or str(hero.model_dir)
+            self.locks.lock_or_check(
+                campaign.name, campaign.campaign_id,
+                current_locked_values(hero, base_model=base_model, max_seq_len=config.max_seq_len),
+                latest_asset=campaign.latest_checkpoint_asset)
         run_dir = self.root / "runs" / quest.quest_id
         if run_dir.exists():
             shutil.rmtree(run_dir)
@@ -73,6 +85,7 @@ class JobBuilder:
             model_dir=self.start_model_dir(campaign, hero), dataset_path=Path(quest.file_path), run_dir=run_dir,
             config=config, resume=False, global_step_offset=campaign.global_step,
             trained_tokens_offset=campaign.trained_tokens,
+            mantra=campaign.mantra, mantra_date=datetime.date.today().isoformat(),
         )
         write_job(job)
         return job

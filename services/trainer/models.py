@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.kit.errors import InvalidArgument
+from services.kit.mantra import Mantra
 
 
 class Priority(StrEnum):
@@ -125,6 +126,12 @@ class Campaign:
     latest_checkpoint_asset: str
     create_time: float
     update_time: float
+    # Filled from campaign_setup.CampaignSetupStore: the mantra, the fields locked at the first quest, the fork.
+    mantra: Mantra = field(default_factory=Mantra)
+    mantra_update_time: float = 0.0
+    locked_fields: tuple[tuple[str, str], ...] = ()
+    lock_time: float = 0.0
+    forked_from: str = ""
 
     @property
     def name(self) -> str:

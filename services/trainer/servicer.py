@@ -34,6 +34,7 @@ from services.trainer.models import (
 from services.trainer.progress import HeroProgress
 from services.trainer.series import MetricSeries
 from services.trainer.series_adapter import get_metric_series
+from services.trainer.setup_rpcs import SetupRpcs, mantra_change, setup_fields_to_pb
 
 
 # ---- conversions --------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def hero_to_pb(hero: HeroSpec) -> pb.Hero:
 
 
 def campaign_to_pb(campaign: Campaign) -> pb.Campaign:
-    return pb.Campaign(
+    return setup_fields_to_pb(campaign, pb.Campaign(
         name=campaign.name, display_name=campaign.display_name, hero=campaign.hero,
         state=enum_to_pb(pb.CampaignState, "CAMPAIGN_STATE", campaign.state),
         starting_checkpoint=campaign.starting_checkpoint, config_overrides=_struct(campaign.config_overrides),
@@ -76,7 +77,7 @@ def campaign_to_pb(campaign: Campaign) -> pb.Campaign:
         peak_metrics=campaign.peak_metrics, global_step=campaign.global_step,
         trained_tokens=campaign.trained_tokens, create_time=to_timestamp(campaign.create_time),
         update_time=to_timestamp(campaign.update_time),
-    )
+    ))
 
 
 def quest_to_pb(quest: Quest) -> pb.Quest:
@@ -160,12 +161,16 @@ def _campaign_changes(campaign: pb.Campaign, paths: list[str]) -> dict[str, Any]
                                        global_step=m.global_step) for m in campaign.milestones]
         elif path in ("display_name", "starting_checkpoint"):
             changes[path] = getattr(campaign, path)
+        elif path in ("mantra", "mantra.text", "mantra.rule"):
+            mantra = mantra_change(campaign, path)
+            previous = changes.get("mantra") or {}
+            changes["mantra"] = {k: v if v is not None else previous.get(k) for k, v in mantra.items()}
         else:
             changes[path] = None  # the domain names it as not mutable
     return changes
 
 
-class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
+class TrainerServicer(SetupRpcs, trainer_pb2_grpc.TrainerServiceServicer):
     def __init__(self, domain: TrainerDomain) -> None:
         self.domain = domain
         self.series = MetricSeries(domain.store)
@@ -190,6 +195,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
             self.domain.campaigns.create, hero=c.hero, display_name=c.display_name, campaign_id=request.campaign_id,
             starting_checkpoint=c.starting_checkpoint,
             config_overrides=json_format.MessageToDict(c.config_overrides), skills=list(c.skills),
+            mantra=mantra_change(c, "mantra") if c.HasField("mantra") else None,
         )
         return pb.CreateCampaignResponse(campaign=campaign_to_pb(campaign))
 

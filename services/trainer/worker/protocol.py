@@ -12,6 +12,7 @@ the service imports the protocol from here. Nothing in it needs torch.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import typing
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from services.kit.errors import InvalidArgument
+from services.kit.mantra import Mantra
 from services.trainer.worker.checkpoints import latest_checkpoint
 from services.trainer.worker.config import TrainingConfig, build_training_config
 
@@ -76,6 +78,10 @@ class Job:
     trained_tokens_offset: int = 0
     # Optional: a chat template that replaces the tokenizer's (a hero YAML may set one); saved in checkpoints.
     chat_template: str | None = None
+    # The campaign's mantra (services/kit/mantra.py), applied to every chat row and saved as mantra.json in each
+    # checkpoint; mantra_date (YYYY-MM-DD) fills its {date}, fixed per job so a resume tokenises identically.
+    mantra: Mantra | None = None
+    mantra_date: str = ""
 
     @property
     def path(self) -> Path:
@@ -106,6 +112,7 @@ class Job:
             "global_step_offset": self.global_step_offset,
             "trained_tokens_offset": self.trained_tokens_offset,
             **({"chat_template": self.chat_template} if self.chat_template else {}),
+            **({"mantra": self.mantra.to_dict(), "mantra_date": self.mantra_date} if self.mantra is not None else {}),
         }
 
 
@@ -141,7 +148,18 @@ def job_from_dict(data: dict[str, Any]) -> Job:
         global_step_offset=data.get("global_step_offset", 0),
         trained_tokens_offset=data.get("trained_tokens_offset", 0),
         chat_template=data.get("chat_template") or None,
+        mantra=Mantra.from_dict(data["mantra"]) if data.get("mantra") is not None else None,
+        mantra_date=_mantra_date(data.get("mantra_date", "")),
     )
+
+
+def _mantra_date(value: Any) -> str:
+    if value in ("", None):
+        return ""
+    try:
+        return datetime.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InvalidArgument(f"must be a date YYYY-MM-DD, got {value!r}", field="mantra_date") from None
 
 
 def load_job(path: Path) -> Job:

@@ -27,8 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from services.kit.errors import FailedPrecondition
+from services.kit.mantra import write_mantra_file
 from services.trainer.worker import checkpoints as ckpt
 from services.trainer.worker.config import config_hash
+from services.trainer.worker.mantra_rows import rows_with_mantra
 from services.trainer.worker.model import (
     build_model,
     full_model_state,
@@ -126,7 +128,7 @@ class TrainingRecipe:
         self.config_hash = config_hash(cfg)
 
         # Data first: a bad quest or template fails here, before any weights are touched.
-        rows = read_quest(self.job.dataset_path)
+        rows = rows_with_mantra(self.job, read_quest(self.job.dataset_path))
         examples, self.mask_report = tokenize_quest(
             self.tokenizer, rows, max_seq_len=cfg.max_seq_len,
             min_mask_ratio=cfg.min_mask_ratio, max_mask_ratio=cfg.max_mask_ratio,
@@ -399,6 +401,8 @@ class TrainingRecipe:
         else:
             model.save_pretrained(temp, safe_serialization=True)
         self.tokenizer.save_pretrained(temp)
+        if self.job.mantra is not None:  # serving applies exactly the system turn this checkpoint trained with
+            write_mantra_file(temp, self.job.mantra)
         state_folder = temp / ckpt.STATE_DIR
         torch.save(optimizer_state, state_folder / "optimizer.pt")
         torch.save([s.state_dict() for s in self.schedulers], state_folder / "scheduler.pt")
