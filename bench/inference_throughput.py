@@ -156,6 +156,7 @@ async def measure(args, texts: list[str], hero: Path, tmp: Path, remote: GrpcStr
 
     rates: dict = {}
     grpc_times, inproc_times, remote_times, local_times = [], [], [], []
+    single_wall, single_cpu = [], []
     async with serve_for_test(settings, "inference", setup) as running:
         local = GrpcStreams(running.address, args.new_tokens)
         for one in (in_process, remote.one, local.one):  # warm every path
@@ -175,6 +176,17 @@ async def measure(args, texts: list[str], hero: Path, tmp: Path, remote: GrpcStr
                 start = time.perf_counter()
                 await in_process(text)
                 inproc_times.append(time.perf_counter() - start)
+            # One request at a time, alternating plain generate and the engine in this process: the pair
+            # ratios of wall time and of process CPU time (the engine's worker + event-loop threads together)
+            # are robust to other load on the machine in a way a best-of-N rate is not.
+            for text in (texts * 4)[: args.overhead_requests]:
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                await asyncio.to_thread(baseline, engine.model, engine.tokenizer, [text], args.new_tokens)
+                cpu1, wall1 = time.process_time(), time.perf_counter()
+                await in_process(text)
+                cpu2, wall2 = time.process_time(), time.perf_counter()
+                single_wall.append((wall1 - wall0) / (wall2 - wall1))
+                single_cpu.append((cpu2 - cpu1) / (cpu1 - cpu0))
             for text in (texts * 4)[: args.overhead_requests]:
                 start = time.perf_counter()
                 await remote.one(text)
@@ -189,6 +201,7 @@ async def measure(args, texts: list[str], hero: Path, tmp: Path, remote: GrpcStr
                             ("overhead_service_process", remote_times, local_times)):
         ratios = [g / i for g, i in zip(slow, fast, strict=True)]
         rates[key] = (statistics.median(slow), statistics.median(fast), statistics.median(ratios) - 1, len(ratios))
+    rates["single_pairs"] = (statistics.median(single_wall), statistics.median(single_cpu), len(single_wall))
     rates["parameters"] = engine.info.parameter_count
     await pool.close()
     return rates
@@ -243,7 +256,11 @@ def main() -> None:
         overheads[key] = overhead
         print(f"stream overhead, {label}: {pairs} alternating single requests, median {grpc_median * 1000:.1f} ms "
               f"vs {inproc_median * 1000:.1f} ms; median of pair ratios {overhead * 100:+.1f}%")
+    speed, cpu, pairs = results["single_pairs"]
+    print(f"1 stream in-process vs generate, {pairs} alternating single requests: median pair speed ratio "
+          f"{speed:.2f}x; CPU time per request (engine threads together) {cpu:.2f}x generate's")
     print("RESULT " + " ".join(f"speedup_{c}={ratios[c]:.2f}" for c in CONCURRENCY)
+          + f" single_pair_speed={speed:.2f} single_pair_cpu={cpu:.2f}"
           + f" stream_overhead={overheads['overhead_service_process']:.3f}"
           + f" stream_overhead_same_process={overheads['overhead_same_process']:.3f} baseline_tok_s={base_rate:.1f}")
 
