@@ -11,7 +11,7 @@ import grpc
 from rich.markup import escape
 
 from realm.cli.common import settings
-from realm_ops.heroes import ensure_tiny_hero, hero_model_dir
+from realm_ops.heroes import ensure_tiny_hero
 from realm_ops.live import LiveView
 
 DEFAULT_SKILLS = ("bin", "syllo")
@@ -68,17 +68,6 @@ def ensure_campaign(realm, args) -> str:
     ))
     trainer.ActivateCampaign(pb.ActivateCampaignRequest(name=name))
     return name
-
-
-def load_default_model(realm, conf, hero: str, view: LiveView) -> None:
-    """The Tavern's Oracle and the OpenAI/TGI routes answer with models/default: start with the hero itself."""
-    from realm.inference.v1 import inference_pb2
-
-    try:
-        realm.inference.LoadModel(inference_pb2.LoadModelRequest(
-            source=str(hero_model_dir(conf, hero)), model_id="default"))
-    except Exception as exc:  # chat is optional for the training loop
-        view.line(f"[yellow]could not load models/default: {exc}[/yellow]")
 
 
 def tavern_url(conf) -> str | None:
@@ -155,7 +144,6 @@ def cmd_play(args: argparse.Namespace) -> int:
             except Exception as exc:
                 view.line(f"[red]could not start the campaign: {exc}[/red]")
                 return
-            load_default_model(realm, conf, args.hero, view)
             url, token = tavern_url(conf), conf.client_token_spec()
             if url:
                 view.line(f"Tavern: {url}  (token: {token.file or token.env or 'in realm.yaml'})")
