@@ -19,7 +19,8 @@ from services.kit.server import ServiceServer
 torch.set_num_threads(1)
 
 # Small and quick on a shared 2-core CPU; a quest of GOOD_ROWS trains in a few seconds with the real worker.
-TRAINING_DEFAULTS = {"max_steps": 8, "checkpoint_every_steps": 4, "max_seq_len": 64, "micro_batch_size": 4,
+# max_seq_len 128: every campaign's default mantra adds a system turn (~50 tiny-hero tokens) to each row.
+TRAINING_DEFAULTS = {"max_steps": 8, "checkpoint_every_steps": 4, "max_seq_len": 128, "micro_batch_size": 4,
                      "learning_rate": 0.003, "warmup_steps": 0, "seed": 1}
 
 
