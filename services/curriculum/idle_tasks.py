@@ -74,9 +74,16 @@ class IdleTasks:
         self.inference = inference  # remote.SdkInference: load a checkpoint and wait
         self.vault = vault  # remote.SdkVault: eval reports
         self.on_checkpoint = on_checkpoint
+        self._last_error = ""
         self.worker = TaskWorker(realm, worker, {"passives": self.run_passives, "eval": self.run_eval},
-                                 poll_seconds=passives.config.poll_seconds,
-                                 on_error=lambda exc: log.warning("task worker", error=str(exc)))
+                                 poll_seconds=passives.config.poll_seconds, on_error=self._log_error)
+
+    def _log_error(self, exc: Exception) -> None:
+        """Once per distinct error: an inference host that is down is not news every poll."""
+        message = f"{_code(exc) or type(exc).__name__}: {getattr(exc, 'details', lambda: str(exc))()}"
+        if message != self._last_error:
+            self._last_error = message
+            log.warning("idle-task worker cannot reach the inference host's task board", error=message)
 
     # ---- registering -------------------------------------------------------------------------------------
     def schedule_passives(self, campaign: str, checkpoint: str, *, base: bool, priority: int = 0,

@@ -65,7 +65,8 @@ def report_to_pb(r: val.Report) -> common_pb2.ValidationReport:
                                                message=f.message) for f in r.findings],
         counts=[common_pb2.FindingCount(kind=k, severity=int(sev), count=n)
                 for (k, sev), n in sorted(r.counts.items())],
-        error_count=r.error_count, warning_count=r.warning_count, stats=r.stats)
+        error_count=r.error_count, warning_count=r.warning_count, stats=r.stats,
+        validator_version=val.VALIDATOR_VERSION)
     report.create_time.GetCurrentTime()
     return report
 

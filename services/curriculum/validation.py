@@ -26,6 +26,9 @@ from typing import Any
 
 from services.kit.errors import InvalidArgument
 
+# Names this validator in every report (data lineage): bump it when a rule changes what is accepted.
+VALIDATOR_VERSION = "curriculum/validation@2"
+
 
 class Level(IntEnum):
     QUICK = 1
