@@ -742,14 +742,16 @@ class Event(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., kind: _Optional[_Union[EventKind, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., campaign: _Optional[str] = ..., quest: _Optional[str] = ..., step: _Optional[_Union[StepMetrics, _Mapping]] = ..., checkpoint: _Optional[str] = ..., run_state: _Optional[_Union[RunState, str]] = ..., message: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StreamEventsRequest(_message.Message):
-    __slots__ = ("after_sequence", "history_only", "kinds")
+    __slots__ = ("after_sequence", "history_only", "kinds", "from_now")
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     HISTORY_ONLY_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
+    FROM_NOW_FIELD_NUMBER: _ClassVar[int]
     after_sequence: int
     history_only: bool
     kinds: _containers.RepeatedScalarFieldContainer[EventKind]
-    def __init__(self, after_sequence: _Optional[int] = ..., history_only: _Optional[bool] = ..., kinds: _Optional[_Iterable[_Union[EventKind, str]]] = ...) -> None: ...
+    from_now: bool
+    def __init__(self, after_sequence: _Optional[int] = ..., history_only: _Optional[bool] = ..., kinds: _Optional[_Iterable[_Union[EventKind, str]]] = ..., from_now: _Optional[bool] = ...) -> None: ...
 
 class StreamEventsResponse(_message.Message):
     __slots__ = ("event",)

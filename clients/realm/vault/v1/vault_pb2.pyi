@@ -665,16 +665,18 @@ class LedgerEvent(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., kind: _Optional[_Union[LedgerEventKind, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., asset: _Optional[str] = ..., campaign: _Optional[str] = ..., hero: _Optional[str] = ..., asset_kind: _Optional[_Union[AssetKind, str]] = ..., alias: _Optional[str] = ..., message: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class WatchLedgerRequest(_message.Message):
-    __slots__ = ("after_sequence", "history_only", "campaign", "kinds")
+    __slots__ = ("after_sequence", "history_only", "campaign", "kinds", "from_now")
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     HISTORY_ONLY_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
+    FROM_NOW_FIELD_NUMBER: _ClassVar[int]
     after_sequence: int
     history_only: bool
     campaign: str
     kinds: _containers.RepeatedScalarFieldContainer[LedgerEventKind]
-    def __init__(self, after_sequence: _Optional[int] = ..., history_only: _Optional[bool] = ..., campaign: _Optional[str] = ..., kinds: _Optional[_Iterable[_Union[LedgerEventKind, str]]] = ...) -> None: ...
+    from_now: bool
+    def __init__(self, after_sequence: _Optional[int] = ..., history_only: _Optional[bool] = ..., campaign: _Optional[str] = ..., kinds: _Optional[_Iterable[_Union[LedgerEventKind, str]]] = ..., from_now: _Optional[bool] = ...) -> None: ...
 
 class WatchLedgerResponse(_message.Message):
     __slots__ = ("event",)
