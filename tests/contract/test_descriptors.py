@@ -8,6 +8,7 @@ import importlib
 import grpc
 import pytest
 from google.api import annotations_pb2
+from google.protobuf import message_factory
 
 from fixtures.kit import make_test_settings, serve_for_test
 from realm.sdk.core import SERVICES, connect
@@ -30,12 +31,25 @@ def test_rpc_has_http_annotation_and_own_messages(service, method):
     assert method.output_type.name == f"{method.name}Response"
 
 
+def realm_files(file):
+    """The service's proto file and every realm/ file it imports (RPC messages may live in sibling files)."""
+    seen, todo = {}, [file]
+    while todo:
+        current = todo.pop()
+        if current.name in seen or not current.name.startswith("realm/"):
+            continue
+        seen[current.name] = current
+        todo.extend(current.dependencies)
+    return list(seen.values())
+
+
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_enums_start_with_unspecified(service):
-    module = SERVICES[service].module
-    enums = list(module.DESCRIPTOR.enum_types_by_name.values())
-    for message in module.DESCRIPTOR.message_types_by_name.values():
-        enums += list(message.enum_types)
+    enums = []
+    for file in realm_files(SERVICES[service].module.DESCRIPTOR):
+        enums += list(file.enum_types_by_name.values())
+        for message in file.message_types_by_name.values():
+            enums += list(message.enum_types)
     for enum in enums:
         first = enum.values_by_number[0].name
         assert first.endswith("_UNSPECIFIED"), f"{enum.full_name} starts with {first}"
@@ -51,7 +65,7 @@ def test_list_rpcs_paginate(service):
 
 
 def _empty_call(client, method):
-    request = client.messages.__dict__[method.input_type.name]()
+    request = message_factory.GetMessageClass(method.input_type)()
     fn = getattr(client, method.name)
     if method.client_streaming:
         result = fn(iter([request]), timeout=10)
