@@ -36,7 +36,7 @@ document.addEventListener('securitypolicyviolation', (e) => window.__tavern.csp.
 window.addEventListener('error', (e) => window.__tavern.errors.push(String(e.message)));
 """
 # Small and quick on a shared 2-core CPU; max_steps comes from each quest's rows (1 epoch, 4 rows a step).
-TRAINING_DEFAULTS = {"checkpoint_every_steps": 50, "max_seq_len": 64, "micro_batch_size": 4, "epochs": 1,
+TRAINING_DEFAULTS = {"checkpoint_every_steps": 50, "max_seq_len": 128, "micro_batch_size": 4, "epochs": 1,
                      "learning_rate": 0.003, "warmup_steps": 0, "seed": 1}
 
 

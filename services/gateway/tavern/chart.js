@@ -70,11 +70,22 @@ export class Chart {
         check("raw", showRaw, (v) => { this.showRaw = v; this.render(); }, "raw"),
         check("log y", logY, (v) => { this.logY = v; this.render(); }, "logy"),
         button("Zoom in", () => this.zoomBy(0.5)), button("Reset zoom", () => this.resetZoom()),
+        this._rangeControls(title),
         button("Export CSV", () => this.exportCsv(), { "data-action": `csv-${name}` })),
       this.canvas, this.legend, this.readout));
     this._bindInput();
     this._resize = () => this.render();
     window.addEventListener("resize", this._resize);
+  }
+
+  _rangeControls(title) {
+    const from = h("input.step", { type: "number", min: "0", placeholder: "from", "aria-label": `${title}: zoom from step`,
+      "data-control": `from-${this.name}` });
+    const to = h("input.step", { type: "number", min: "0", placeholder: "to", "aria-label": `${title}: zoom to step`,
+      "data-control": `to-${this.name}` });
+    return h("span.row", {}, "steps ", from, "–", to, button("Zoom", () => {
+      if (from.value && to.value) this.zoom(Number(from.value), Number(to.value)).catch(() => {});
+    }, { "data-action": `zoom-${this.name}` }));
   }
 
   destroy() { window.removeEventListener("resize", this._resize); clearTimeout(this.reloadTimer); }
@@ -83,7 +94,8 @@ export class Chart {
 
   // -- data ---------------------------------------------------------------------------------------------------
   async reload() {
-    this.maxPoints = Math.max(200, Math.min(4000, Math.round(this.canvas.clientWidth || 1000)));
+    // Up to 2,000 buckets (one per step below that): cheap to draw, and a bucket is never wider than a pixel or two.
+    this.maxPoints = 2000;
     const series = await this.load({ maxPoints: this.maxPoints, smoothing: this.smoothing, weight: this.weight });
     this.meta = series;
     this.full = (series.buckets || []).map(bucketFromJson);
@@ -117,6 +129,7 @@ export class Chart {
     this.view = { start, end, buckets: (series.buckets || []).map(bucketFromJson), width: num(series.bucket_steps) };
     this.cursor = -1;
     this.render();
+    this.canvas.dataset.view = `${Math.floor(start)}-${Math.ceil(end)}`;
   }
 
   zoomBy(factor) {
@@ -131,7 +144,7 @@ export class Chart {
     this.zoom(Math.max(lo - (factor > 1 ? half : 0), center - half), center + half).catch(() => {});
   }
 
-  resetZoom() { this.view = null; this.cursor = -1; this.render(); }
+  resetZoom() { this.view = null; this.cursor = -1; this.render(); delete this.canvas.dataset.view; }
 
   // -- geometry -----------------------------------------------------------------------------------------------
   _scales(buckets, widthPx, heightPx) {

@@ -62,7 +62,7 @@ export default {
         h("div.vmain", {}, h("strong", {}, `step ${fmtNumber(num(asset.lineage?.global_step))}`), " ",
           h("span", {}, asset.display_name || shortName(asset.name)), " ", chips(asset)),
         h("div.vsub.muted", {}, skillsLine(asset), ` · ${fmtBytes(num(asset.size_bytes))} · ${fmtTime(asset.create_time)}`,
-          asset.state && asset.state !== "ASSET_STATE_READY" ? [" · ", badge(asset.state.replace("ASSET_STATE_", "").toLowerCase())] : "")));
+          asset.state && asset.state !== "ASSET_STATE_ACTIVE" ? [" · ", badge(asset.state.replace("ASSET_STATE_", "").toLowerCase())] : "")));
       }
       fill(rowsBox, rows);
     }
@@ -189,6 +189,21 @@ export default {
       } catch (error) { fill(box, h("p.error", {}, error.message)); }
     }
 
+    async function showPolicy() {
+      const box = h("p.muted", { "data-vault": "policy" });
+      retention.insertBefore(box, retention.querySelector("[data-action=dry-run]"));
+      try {
+        const p = (await api.get(`${campaign.name}/retention`)).policy || {};
+        text(box, `Policy: ${p.enabled ? "enabled" : "disabled (nothing is planned, not even in a dry run)"} · keep latest ${p.keep_latest || 0}`
+          + `${p.keep_best_per_skill ? " · keep best per skill" : ""}${p.keep_pinned ? " · keep pinned" : ""}`
+          + `${p.keep_newer_than ? ` · keep newer than ${p.keep_newer_than}` : ""}`
+          + `${p.min_evals_before_delete ? ` · at least ${p.min_evals_before_delete} evals before delete` : ""}`);
+      } catch (error) {
+        text(box, error.status === 404 ? "No retention policy for this campaign yet (the vault keeps everything)."
+          : `Policy: ${error.message}`);
+      }
+    }
+
     async function showDisk() {
       const stats = await api.get("stats");
       const zones = stats.by_zone || [];
@@ -221,8 +236,10 @@ export default {
       const asset = await api.get(wanted).then((r) => r.asset).catch(() => null);
       if (asset) { checkpoints.unshift(asset); select(0); } else toast(`No checkpoint ${wanted}`, "error");
     }
+    if (selected < 0 && checkpoints.length) select(0, { scroll: false });
     if (!checkpoints.length) fill(rowsBox, h("p.muted", {}, "No checkpoints yet: they appear as the hero trains."));
     showDisk().catch(() => {});
+    showPolicy();
     listAll("evals", "evals", { campaign: campaign.name }, 50000).then((evals) => {
       for (const e of evals) {
         const best = evalsByAsset.get(e.asset) || {};
