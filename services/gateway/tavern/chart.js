@@ -88,7 +88,9 @@ export class Chart {
     }, { "data-action": `zoom-${this.name}` }));
   }
 
-  destroy() { window.removeEventListener("resize", this._resize); clearTimeout(this.reloadTimer); }
+  destroy() {
+    window.removeEventListener("resize", this._resize); clearTimeout(this.reloadTimer); cancelAnimationFrame(this.frame);
+  }
 
   get buckets() { return this.view ? this.view.buckets : this.full; }
 
@@ -112,7 +114,13 @@ export class Chart {
     const smoothed = this.smoothing === "ema" && last ? emaNext(last.smoothed, value, this.weight) : value;
     this.full.push({ first: step, last: step, count: 1, min: value, max: value, mean: value, raw: value, smoothed });
     if (this.full.length > 2 * this.maxPoints) { this.width *= 2; this.full = mergeBuckets(this.full, this.width); }
-    if (!this.view) this.render();
+    if (!this.view) this.scheduleRender();
+  }
+
+  // Live steps can arrive by the thousand: draw at most once a frame.
+  scheduleRender() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => { this.frame = 0; this.render(); });
   }
 
   _scheduleReload() {
