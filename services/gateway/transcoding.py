@@ -2,16 +2,16 @@
 
 Unary RPCs answer JSON (proto3 JSON mapping, proto field names); errors are google.rpc.Status bodies with
 grpc-gateway's status table. Server streams become Server-Sent Events whose `id:` is the stream's sequence:
-event streams (requests with `after_sequence`) resume after `Last-Event-ID` (or `?last_event_id=`) and start
-from now unless `?replay=true` or an explicit `after_sequence` asks for history; other streams number their
-events, and a deterministic one (not a `Watch*` snapshot) resumes by skipping what was already delivered.
+event streams (requests with `after_sequence` and `from_now`) resume after `Last-Event-ID` (or `?last_event_id=`)
+and start from now (the service's `from_now`: nothing is replayed) unless `?replay=true`, `history_only` or an
+explicit `after_sequence` asks for history; other streams number their events, and a deterministic one (not a `Watch*`
+snapshot) resumes by skipping what was already delivered.
 Client streams take the raw request body, streamed in chunks, with the header fields from the query string.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import grpc
 from aiohttp import web
@@ -43,9 +43,11 @@ def to_json(message) -> dict:
 
 
 def is_event_stream(route: Route) -> bool:
-    """Requests with after_sequence and responses carrying `event.sequence`: resumable by sequence."""
+    """Requests with after_sequence + from_now and responses carrying `event.sequence`: resumable by sequence,
+    and started from now by the service itself."""
+    inputs = route.method.input_type.fields_by_name
     output = route.method.output_type.fields_by_name.get("event")
-    return ("after_sequence" in route.method.input_type.fields_by_name and output is not None
+    return ("after_sequence" in inputs and "from_now" in inputs and output is not None
             and output.message_type is not None and "sequence" in output.message_type.fields_by_name)
 
 
@@ -131,14 +133,15 @@ class Transcoder:
         replay = sse_params.get("replay", "false").lower()
         if replay not in ("true", "false", "1", "0"):
             raise HttpError(400, f"replay: expected true or false, got {replay!r}", field="replay")
-        since_ns = None
         if is_event_stream(route):
             if resume_after is not None:
                 message.after_sequence = resume_after
-            elif message.after_sequence == 0 and replay in ("false", "0"):
-                # Start from now. The services replay from after_sequence=0, so drop what predates this call.
-                since_ns = time.time_ns()
-            frame = _sequence_framer(since_ns)
+                message.from_now = False  # a resume replays everything after the client's last event
+            elif message.after_sequence == 0 and replay in ("false", "0") and not message.history_only:
+                message.from_now = True  # the service follows only what comes after this call: no replay
+            elif message.from_now:
+                raise HttpError(400, "from_now=true contradicts replay=true; give one of them", field="from_now")
+            frame = _sequence_framer()
         else:
             frame = _counter_framer(resume_after or 0, skip=0 if route.method.name.startswith("Watch")
                                     else (resume_after or 0))
@@ -193,16 +196,9 @@ class Transcoder:
         return web.json_response(to_json(reply))
 
 
-def _sequence_framer(since_ns: int | None):
-    state = {"live": since_ns is None}
-
+def _sequence_framer():
     def frame(item):
-        event = item.event
-        if not state["live"]:
-            if event.time.ToNanoseconds() < since_ns:
-                return None
-            state["live"] = True
-        return to_json(item), event.sequence
+        return to_json(item), item.event.sequence
 
     return frame
 

@@ -2,7 +2,8 @@
 
 `publish` may be called from any thread. `follow(after_sequence)` is an async iterator that first replays
 history (ring when it covers the range, else the table) and then yields new events as they are published,
-so a watcher that reconnects with its last sequence sees every event exactly once.
+so a watcher that reconnects with its last sequence sees every event exactly once; `follow(from_now=True)`
+skips the history and yields only what is published after it starts.
 """
 
 from __future__ import annotations
@@ -172,10 +173,15 @@ class EventLog:
         return clauses, params
 
     async def follow(
-        self, after_sequence: int = 0, *, kinds: Iterable[EventKind] = (), history_only: bool = False
+        self, after_sequence: int = 0, *, kinds: Iterable[EventKind] = (), history_only: bool = False,
+        from_now: bool = False,
     ) -> AsyncIterator[Event]:
+        """Events after `after_sequence`; `from_now` (when after_sequence is 0) skips everything published before
+        this call, so a live watcher does not pay for a replay of the history."""
         wanted = frozenset(kinds)
         cursor = max(0, after_sequence)
+        if from_now and cursor == 0:
+            cursor = self.last_sequence
         while True:
             changed = self._changed
             batch = await asyncio.to_thread(self.history, cursor) if cursor < self.last_sequence else []

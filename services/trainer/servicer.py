@@ -323,8 +323,10 @@ class TrainerServicer(LineageRpcs, SetupRpcs, trainer_pb2_grpc.TrainerServiceSer
 
     async def StreamEvents(self, request, context):
         kinds = [enum_from_pb(pb.EventKind, "EVENT_KIND", k, EventKind, "kinds") for k in request.kinds]
+        if request.from_now and request.history_only and request.after_sequence == 0:
+            raise InvalidArgument("from_now with history_only selects nothing; drop one of them", field="from_now")
         async for event in self.domain.events.follow(request.after_sequence, kinds=kinds,
-                                                     history_only=request.history_only):
+                                                     history_only=request.history_only, from_now=request.from_now):
             yield pb.StreamEventsResponse(event=event_to_pb(event))
 
     # ---- metric series (charts) ----------------------------------------------------------------------

@@ -252,6 +252,11 @@ class VaultServicer(vault_pb2_grpc.VaultServiceServicer):
         kinds = [int_enum_from_pb(k, m.LedgerEventKind, "kinds") for k in request.kinds]
         cursor = request.after_sequence
         notifier = self.domain.notifier
+        if request.from_now and cursor == 0:  # only what is appended after this call starts: no ledger replay
+            if request.history_only:
+                raise InvalidArgument("from_now with history_only selects nothing; drop one of them",
+                                      field="from_now")
+            cursor = notifier.latest
         while not notifier.closed:  # closed: the service is shutting down
             high = notifier.latest  # published only after commit: everything <= high is readable, gap-free
             events = await asyncio.to_thread(self.domain.ledger_events, after_sequence=cursor,

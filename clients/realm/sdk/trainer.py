@@ -3,7 +3,7 @@
     from realm.sdk import connect
     trainer = connect().trainer
     quest = trainer.submit_quest("bin_l1.jsonl", priority="high")      # sidecar bin_l1.meta.json picked up
-    for event in trainer.events(after_sequence=0):                      # follows until cancelled
+    for event in trainer.events(from_now=True):                         # new events, until cancelled
         print(event.kind, event.step.loss)
     report = campaign_report(connect(), "campaigns/road")              # timeline: levels, trials, steps
 """
@@ -92,12 +92,13 @@ class TrainerClient(ServiceClient):
 
     def events(
         self, after_sequence: int = 0, *, kinds: Iterable[int | str] = (), history_only: bool = False,
-        timeout: float | None = None,
+        from_now: bool = False, timeout: float | None = None,
     ) -> Iterator[pb.Event]:
-        """Events with sequence > after_sequence; follows new ones unless history_only. Reconnect with the
-        last sequence you saw to continue without gaps or duplicates."""
+        """Events with sequence > after_sequence; follows new ones unless history_only. `from_now` (with
+        after_sequence 0) skips the history: only events published after the call. Reconnect with the last
+        sequence you saw to continue without gaps or duplicates."""
         request = pb.StreamEventsRequest(after_sequence=after_sequence, history_only=history_only,
-                                         kinds=[event_kind_value(k) for k in kinds])
+                                         from_now=from_now, kinds=[event_kind_value(k) for k in kinds])
         for response in self.StreamEvents(request, timeout=timeout):
             yield response.event
 

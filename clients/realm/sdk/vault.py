@@ -5,6 +5,8 @@
     asset = vault.push("out/step-100", "checkpoint",
                        lineage={"hero": "heroes/tiny", "campaign": "campaigns/c1", "global_step": 100})
     path = vault.pull("campaigns/c1/aliases/latest", "models/latest")
+    for event in vault.ledger(from_now=True):       # ledger events appended from now on, until cancelled
+        print(event.sequence, event.kind, event.asset)
 
 Every generated RPC (vault.GetAsset(...), ...) stays available on the same object.
 """
@@ -16,7 +18,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -94,11 +96,22 @@ class _Tracker:
 
 
 class VaultClient(ServiceClient):
-    """The vault's generated RPCs plus `push` and `pull`."""
+    """The vault's generated RPCs plus `push`, `pull` and `ledger`."""
 
     retries = 5
     # Files of one push travel on this many concurrent streams (and are hashed by as many threads).
     parallel_streams = 3
+
+    def ledger(
+        self, after_sequence: int = 0, *, campaign: str = "", kinds: Iterable[int] = (), follow: bool = True,
+        from_now: bool = False, timeout: float | None = None,
+    ) -> Iterator[pb.LedgerEvent]:
+        """Ledger events with sequence > after_sequence, then (with `follow`) new ones as they are appended.
+        `from_now` (with after_sequence 0) skips the existing ledger: only events appended after the call."""
+        request = pb.WatchLedgerRequest(after_sequence=after_sequence, campaign=campaign, kinds=list(kinds),
+                                        history_only=not follow, from_now=from_now)
+        for response in self.WatchLedger(request, timeout=timeout):
+            yield response.event
 
     def push(
         self,

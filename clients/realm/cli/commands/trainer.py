@@ -292,7 +292,9 @@ def _describe(event: pb.Event) -> str:
 def train_watch(args):
     """Live progress from StreamEvents; reconnects are the caller's (pass --after with the last sequence)."""
     trainer = _trainer(args)
-    events = trainer.events(after_sequence=args.after, history_only=args.history_only)
+    if args.from_now and (args.after or args.history_only):
+        fail("--from-now starts at the newest event: it cannot go with --after or --history-only", 2)
+    events = trainer.events(after_sequence=args.after, history_only=args.history_only, from_now=args.from_now)
     if args.json:
         for event in events:
             print(json.dumps(to_dict(event)), flush=True)
@@ -422,6 +424,7 @@ def register(subparsers) -> None:
     watch = _sub(train, "watch", "live progress (step, loss, tokens/s, ETA)", train_watch)
     watch.add_argument("--after", type=int, default=0, help="start after this event sequence")
     watch.add_argument("--history-only", action="store_true")
+    watch.add_argument("--from-now", action="store_true", help="only events from now on (no replay of the history)")
 
     memory = subparsers.add_parser("memory", help="VRAM calculator").add_subparsers(dest="memory_cmd", required=True)
     est = _sub(memory, "estimate", "estimate training memory", memory_estimate)

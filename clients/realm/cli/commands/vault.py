@@ -110,6 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ledger.add_argument("--after", type=int, default=0, help="start after this sequence")
     ledger.add_argument("--campaign", default="")
     ledger.add_argument("--follow", action="store_true")
+    ledger.add_argument("--from-now", action="store_true",
+                        help="with --follow: only events appended from now on (no replay of the ledger)")
     ledger.set_defaults(handler=cmd_ledger)
 
 
@@ -324,12 +326,13 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
     vault = _vault(args)
     pb = vault.messages
-    request = pb.WatchLedgerRequest(after_sequence=args.after, campaign=args.campaign, history_only=not args.follow)
+    if args.from_now and (args.after or not args.follow):
+        fail("--from-now only goes with --follow (and without --after): it skips every existing event", 2)
+    events = vault.ledger(args.after, campaign=args.campaign, follow=args.follow, from_now=args.from_now)
     if args.json and not args.follow:  # one JSON array; with --follow one JSON object per line
-        emit(args, [r.event for r in vault.WatchLedger(request)])
+        emit(args, list(events))
         return 0
-    for response in vault.WatchLedger(request):
-        e = response.event
+    for e in events:
         if args.json:
             print(json.dumps(to_dict(e)), flush=True)
         else:
