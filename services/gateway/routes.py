@@ -86,7 +86,9 @@ def compile_template(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return re.compile(regex), tuple(fields)
 
 
-def routes_for(service: str, service_descriptor) -> list[Route]:
+def routes_for(service: str, service_descriptor, *, prefix: str = "") -> list[Route]:
+    """Routes relative to the gateway's `prefix`; an annotation that already names the prefix (the kit's
+    MaintenanceService says /api/v1/...) is served at that same path."""
     routes = []
     for method in service_descriptor.methods:
         rule = method.GetOptions().Extensions[annotations_pb2.http]
@@ -94,6 +96,8 @@ def routes_for(service: str, service_descriptor) -> list[Route]:
         if verb is None or verb == "custom":
             continue
         template = getattr(rule, verb)
+        if prefix and template.startswith(prefix + "/"):
+            template = template[len(prefix):]
         regex, fields = compile_template(template)
         routes.append(Route(service, method, verb.upper(), template, regex, fields, rule.body))
     return routes

@@ -19,6 +19,7 @@ from google.protobuf import json_format, message_factory
 
 from realm.sdk.aio import AsyncRealm
 from realm.sdk.core import SERVICES
+from realm.sdk.maintenance import MAINTENANCE
 from services.gateway.config import GatewayConfig
 from services.gateway.edge import CALLER_KEY, REQUEST_ID_KEY, ROUTE_LABEL_KEY, Metrics, body_chunks, read_json
 from services.gateway.errors import HttpError, rpc_failure, status_body
@@ -31,11 +32,28 @@ SSE_QUERY = ("last_event_id", "replay")
 
 
 def all_routes() -> list[Route]:
+    """Every service's own routes, plus the kit's MaintenanceService (served by every service; its routes name
+    the service in the path: /api/v1/services/{service}/backups...)."""
     routes = []
-    for name, spec in SERVICES.items():
+    for name, spec in [*SERVICES.items(), (MAINTENANCE.name, MAINTENANCE)]:
         descriptor = spec.module.DESCRIPTOR.services_by_name[spec.full_name.rsplit(".", 1)[-1]]
-        routes += routes_for(name, descriptor)
+        routes += routes_for(name, descriptor, prefix=PREFIX)
     return routes
+
+
+def maintained_service(caller, path_values: dict[str, str]) -> str:
+    """The service a MaintenanceService call is for, from `services/{service}` in its parent or name; admin only
+    (checked here too, so other callers learn nothing about which services exist)."""
+    if caller.role is None:
+        raise HttpError(401, "backups need the admin token", code=grpc.StatusCode.UNAUTHENTICATED)
+    if caller.role != "admin":
+        raise HttpError(403, "backups need the admin role", code=grpc.StatusCode.PERMISSION_DENIED)
+    field, value = next(iter(path_values.items()))
+    service = value.split("/")[1]
+    if service not in SERVICES:
+        raise HttpError(404, f"{field}: no service named {service!r} (services: {', '.join(SERVICES)})",
+                        field=field, code=grpc.StatusCode.NOT_FOUND)
+    return service
 
 
 def to_json(message) -> dict:
@@ -99,10 +117,12 @@ class Transcoder:
         request[ROUTE_LABEL_KEY] = label
         caller = request[CALLER_KEY]
         realm = self.realm.for_token(caller.token, request_id=request[REQUEST_ID_KEY])
-        if not realm.has(route.service):
-            raise HttpError(503, f"the {route.service} service is not configured for this gateway",
+        maintenance = route.service == MAINTENANCE.name
+        service = maintained_service(caller, path_values) if maintenance else route.service
+        if not realm.has(service):
+            raise HttpError(503, f"the {service} service is not configured for this gateway",
                             code=grpc.StatusCode.UNAVAILABLE)
-        client = realm.client(route.service)
+        client = realm.client(service, MAINTENANCE if maintenance else None)
         message_class = message_factory.GetMessageClass(route.method.input_type)
         call = getattr(client, route.method.name)
         if route.client_streaming:

@@ -135,12 +135,14 @@ class AsyncRealm:
     def has(self, service: str) -> bool:
         return service in self.addresses
 
-    def client(self, service: str) -> AsyncServiceClient:
+    def client(self, service: str, spec: ServiceSpec | None = None) -> AsyncServiceClient:
+        """The service's own client; with `spec`, that gRPC service at this service's address (e.g. the kit's
+        MaintenanceService, which every service serves)."""
         if service not in SERVICES:
             raise KeyError(f"unknown service {service!r}")
         if service not in self.addresses:
             raise KeyError(f"no address configured for service {service!r}")
-        spec = SERVICES[service]
+        spec = spec or SERVICES[service]
         return AsyncServiceClient(spec, self._channels.stub(self.addresses[service], spec), self.token,
                                   self._timeout, self._request_id)
 
