@@ -23,7 +23,7 @@ def realm2(tmp_path_factory, tiny_hero_dir):
 def test_edit_the_mantra_on_the_campaigns_page(browser_context, realm2):
     page = browser_context.new_page()
     sign_in(page, realm2.url)
-    open_page(page, realm2.url, "campaigns", f"c={realm2.campaign}")
+    open_page(page, realm2.url, "campaigns", f"?c={realm2.campaign}")
     page.wait_for_selector("[data-panel=setup] [data-field=mantra]", timeout=30_000)
     assert page.input_value("[data-field=mantra]").startswith("Today is {date}.")
     assert "Nothing locked yet" in page.inner_text("[data-list=locked]")

@@ -3,6 +3,7 @@
 // Skill weights and the preset belong to the curriculum (it schedules); the campaign itself to the trainer.
 import { api, listAll, num } from "./api.js";
 import { report as buildReport } from "./campaign_report.js";
+import { setupPanel } from "./campaign_setup.js";
 import { badge, button, enumWord, field, fill, fmtNumber, fmtTime, h, shortName, text, toast } from "./dom.js";
 
 const PRESETS = [
@@ -92,7 +93,7 @@ function campaignRow(campaign, ctx, refresh) {
   ] };
 }
 
-async function showDetail(box, name) {
+async function showDetail(box, name, ctx) {
   fill(box, h("p.muted", {}, "Loading the campaign…"));
   let data;
   try {
@@ -116,6 +117,7 @@ async function showDetail(box, name) {
     h("strong", {}, m.title), m.description ? ` — ${m.description}` : "",
     h("span.muted", {}, ` · step ${fmtNumber(num(m.global_step))} · ${fmtTime(m.reach_time)}`))))
     : h("p.muted", {}, "No milestone reached yet."),
+  setupPanel(campaign, ctx, (fork) => ctx.navigate("campaigns", { c: fork.name })),
   report.curriculumError ? h("p.error", {}, `Curriculum unreachable: ${report.curriculumError}`) : null,
   sections);
 }
@@ -137,7 +139,7 @@ export default {
             campaigns.map((c) => campaignRow(c, ctx, refresh)), { "data-list": "campaigns" })
           : h("p.muted", {}, "No campaign yet: create the first one."));
         const shown = selected || (campaigns.find((c) => c.state === "CAMPAIGN_STATE_ACTIVE") || campaigns[0])?.name;
-        if (shown) await showDetail(detail, shown);
+        if (shown) await showDetail(detail, shown, ctx);
         else fill(detail, h("p.muted", {}, "Pick a campaign to see its timeline."));
       } catch (error) {
         fill(listBox, h("p.error", { role: "alert" }, error.message));
