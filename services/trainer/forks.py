@@ -27,6 +27,16 @@ def _alias_campaign(checkpoint: str) -> str:
     return f"campaigns/{parts[1]}"
 
 
+def _local_path(text: str, field: str) -> Path:
+    """A user-given path, expanded; one that cannot name a file (NUL, unknown ~user) is the caller's error."""
+    if "\x00" in text:
+        raise InvalidArgument("must not contain NUL characters", field=field)
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # "~someone" without such a user
+        raise InvalidArgument(f"cannot expand {text!r}: {exc}", field=field) from None
+
+
 def _local_checkpoint_campaign(path: Path) -> str:
     """The campaign a worker-written checkpoint belongs to, from its trainer_state/state.json."""
     try:
@@ -57,7 +67,7 @@ def fork_campaign(
     elif checkpoint.startswith("campaigns/"):
         source_name, starting = _alias_campaign(checkpoint), checkpoint
     else:
-        path = Path(checkpoint).expanduser()
+        path = _local_path(checkpoint, "checkpoint")
         if not (path / "config.json").is_file():
             raise NotFound(f"no checkpoint directory (with config.json) at {checkpoint!r}; name a vault asset "
                            "(assets/...) or alias (campaigns/c/aliases/latest) instead", field="checkpoint")

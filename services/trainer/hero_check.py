@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.kit.errors import RealmError
+from services.kit.errors import InvalidArgument, RealmError
 from services.trainer.heroes import (
     HeroRegistry,
     HeroSpec,
@@ -186,13 +186,22 @@ def _estimate_inputs(cfg: TrainingConfig) -> tuple[str, str, LoraShape | None]:
     return precision, cfg.optimizer, lora
 
 
+def _local_path(text: str, field: str) -> Path:
+    if "\x00" in text:
+        raise InvalidArgument("must not contain NUL characters", field=field)
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # "~someone" without such a user
+        raise InvalidArgument(f"cannot expand {text!r}: {exc}", field=field) from None
+
+
 def validate_hero(
     heroes: HeroRegistry, name: str, *, model_dir: str = "", micro_batch_size: int = 0, sequence_length: int = 0,
     cuda_available: Callable[[], bool] = _cuda_available, installed: Callable[[str], bool] = _installed,
 ) -> HeroReport:
     hero: HeroSpec = heroes.get(name)  # NotFound / InvalidArgument name the hero file's problem
     if model_dir:
-        override = Path(model_dir).expanduser()
+        override = _local_path(model_dir, "model_dir")
         hero = dataclasses.replace(hero, model_dir=override if override.is_absolute() else heroes.root / override,
                                    parameter_count=0)
     directory = hero.model_dir

@@ -177,3 +177,7 @@ def test_fork_errors_name_the_field(world):
     with pytest.raises(InvalidArgument) as caught:
         fork_campaign(book, checkpoint=" ")
     assert caught.value.field == "checkpoint"
+    for unusable in ("dir\x00name", "~no-such-user-zz/ckpt"):
+        with pytest.raises(InvalidArgument) as caught:
+            fork_campaign(book, checkpoint=unusable)
+        assert caught.value.field == "checkpoint"

@@ -158,3 +158,12 @@ def test_gpu_classes_are_ordered_by_memory():
     assert [g.name for g in GPU_CLASSES] == ["24 GB", "48 GB", "80 GB", "141 GB"]
     assert [g.memory_bytes for g in GPU_CLASSES] == sorted(g.memory_bytes for g in GPU_CLASSES)
     assert GPU_CLASSES[0].memory_bytes == 24 * GIB
+
+
+@pytest.mark.parametrize("model_dir", ["a\x00b", "~no-such-user-zz/models"])
+def test_a_model_dir_that_cannot_name_a_directory_is_invalid_argument(model_dir):
+    from services.kit.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument) as caught:
+        validate_hero(HEROES, "heroes/qwen3-0.6b", model_dir=model_dir)
+    assert caught.value.field == "model_dir"
