@@ -30,3 +30,20 @@ def die_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None]:
             os.kill(os.getpid(), signum)
 
     return preexec
+
+
+# The environment variable naming the parent a child should die with (set by the parent, read by the child).
+PARENT_PID_ENV = "REALM_DIE_WITH_PARENT_PID"
+
+
+def die_with_parent_now(signum: int, parent: int) -> None:
+    """The same as `die_with_parent`, set by the child itself, first thing after exec.
+
+    For parents with gRPC threads: any preexec_fn makes subprocess fork() (not vfork), and gRPC's fork handlers
+    can then abort the child before exec ("mutex.cc ... Check w->waitp->cv_word == nullptr failed"). Spawn without
+    preexec_fn, pass `PARENT_PID_ENV=<os.getpid()>`, and call this at the child's start; a parent that died in
+    between is caught by the getppid check."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signum)

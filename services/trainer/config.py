@@ -6,6 +6,8 @@
       max_quest_bytes: 2147483648
       worker_command: [python, -m, services.trainer.worker]   # default: this interpreter; `--job FILE` is added
       worker_env: {OMP_NUM_THREADS: "1"}
+      worker_reuse: true              # one long-lived worker across consecutive quests (false: a process per quest)
+      worker_idle_release_s: 300      # an idle long-lived worker exits after this long without a quest
       restart_budget: 3               # worker crashes tolerated per quest before it is FAILED
       control_timeout_s: 300          # a worker that ignores pause/stop/skip this long is killed
       shutdown_grace_s: 20
@@ -50,6 +52,10 @@ class ControllerSettings:
     idle_poll_s: float = 2.0
     validation_retry_s: float = 15.0
     code_root: Path = CODE_ROOT
+    # One worker process for consecutive quests (it says `ready` and takes the next job on stdin) instead of a
+    # process start, imports and model load per quest; an idle one is released after worker_idle_release_s.
+    worker_reuse: bool = True
+    worker_idle_release_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ class TrainerConfig:
             shutdown_grace_s=read.seconds("shutdown_grace_s", 20.0),
             idle_poll_s=read.seconds("idle_poll_s", 2.0),
             validation_retry_s=read.seconds("validation_retry_s", 15.0),
+            worker_reuse=read.flag("worker_reuse", True),
+            worker_idle_release_s=read.seconds("worker_idle_release_s", 300.0),
         )
         return cls(
             data_root=data_dir / "trainer",
@@ -103,7 +111,7 @@ KNOWN_KEYS = frozenset({
     "heroes_dir", "validation_level", "max_quest_bytes", "worker_command", "worker_env", "restart_budget",
     "control_timeout_s", "shutdown_grace_s", "idle_poll_s", "validation_retry_s", "hero_loop_interval_s",
     "outbox_retry_initial_s", "outbox_retry_max_s", "event_retention", "ledger_retry_initial_s",
-    "ledger_retry_max_s",
+    "ledger_retry_max_s", "worker_reuse", "worker_idle_release_s",
 })
 
 
@@ -128,6 +136,12 @@ class _Reader:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self._error(key, f"must be an integer >= {minimum}, got {value!r}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.section.get(key, default)
+        if not isinstance(value, bool):
+            raise self._error(key, f"must be true or false, got {value!r}")
         return value
 
     def seconds(self, key: str, default: float) -> float:

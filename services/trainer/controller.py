@@ -11,6 +11,14 @@ Outcomes:
 - a control request the worker does not honour within `control_timeout_s` kills it; the request still applies.
 - on trainer start a quest left RUNNING (trainer crash) is resumed from its run_dir; its old worker, if still
   alive, is killed first so two workers never share a run_dir.
+- a worker that says `ready` after a completed or skipped quest stays up (worker_reuse) and gets the next quest's
+  job on stdin: no process start, imports and model load per quest. It is released when the run is paused or
+  stopped, when no quest comes for `worker_idle_release_s`, and on shutdown. A crash is handled as above.
+- data ahead of need: once a quest's worker has started, the hero loop is asked for the next quest in the
+  background (its queue threshold still decides), so the next quest is generated and validated while this one
+  trains instead of after it.
+- `loop_clock` (loop_clock.py) splits the wall time into training / worker start-up / checkpoint save / waiting
+  for data / idle, per campaign.
 The desired run state (RUNNING / PAUSED / STOPPED) is persisted, so a pause survives a trainer restart.
 """
 
@@ -21,8 +29,6 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,7 @@ from services.trainer.events import EventLog
 from services.trainer.hero_loop import HeroLoop
 from services.trainer.intake import QuestIntake
 from services.trainer.jobs import JobBuilder
+from services.trainer.loop_clock import LoopClock, Phase
 from services.trainer.models import (
     TERMINAL_QUEST_STATES,
     Campaign,
@@ -46,8 +53,10 @@ from services.trainer.models import (
     RunStatus,
 )
 from services.trainer.outbox import CheckpointOutbox
+from services.trainer.prefetch import QuestPrefetch
 from services.trainer.progress import award_xp
 from services.trainer.quests import QuestQueue
+from services.trainer.run_tables import ENDINGS, LIVE_TRANSITIONS, SENDS, Attempt, Ending
 from services.trainer.worker.protocol import (
     CheckpointSavedEvent,
     ControlWord,
@@ -59,59 +68,11 @@ from services.trainer.worker.protocol import (
     clear_control,
     write_control,
 )
-from services.trainer.worker_process import is_our_worker, kill_group, spawn_worker, worker_events
+from services.trainer.worker_process import WorkerHandle, is_our_worker, kill_group, spawn_worker
 
 log = structlog.get_logger("realm.trainer.controller")
 
 DESIRED_KEY = "run.desired"
-
-
-@dataclass
-class _Attempt:
-    """One worker process of the current quest, and the control request sent to it."""
-
-    process: asyncio.subprocess.Process
-    job: Job
-    terminal: WorkerEvent | None = None
-    requested: ControlWord | None = None
-    reason: str = ""
-    watchdog: asyncio.Task | None = None
-
-
-class Ending(StrEnum):
-    COMPLETED = "completed"
-    HALTED = "halted"  # paused or stopped: the quest waits, PAUSED, for ResumeTraining
-    SKIPPED = "skipped"
-    FAILED = "failed"  # the worker says a retry cannot help
-    CRASHED = "crashed"  # no terminal event, or a failure the worker calls retryable: restart within the budget
-
-
-_WORDS = (None, *ControlWord)
-# How an attempt ends: (its terminal event, the control word sent to it) -> ending. A terminal event speaks for
-# itself; a worker that exited without one ends as the word it had been sent asked, or as a crash.
-ENDINGS: dict[tuple[WorkerEventKind | None, ControlWord | None], Ending] = {
-    **{(WorkerEventKind.COMPLETED, w): Ending.COMPLETED for w in _WORDS},
-    **{(WorkerEventKind.PAUSED, w): Ending.HALTED for w in _WORDS},
-    **{(WorkerEventKind.STOPPED, w): Ending.HALTED for w in _WORDS},
-    **{(WorkerEventKind.SKIPPED, w): Ending.SKIPPED for w in _WORDS},
-    **{(WorkerEventKind.FAILED, w): Ending.FAILED for w in _WORDS},
-    (None, None): Ending.CRASHED,
-    (None, ControlWord.PAUSE): Ending.HALTED,
-    (None, ControlWord.STOP): Ending.HALTED,
-    (None, ControlWord.SKIP): Ending.SKIPPED,
-}
-# Live (non-terminal) events: (run state, event) -> the run state it moves to; not listed: the state stays.
-# A `started` while a control request is pending moves nothing: the worker honours it before its first step.
-LIVE_TRANSITIONS: dict[tuple[RunState, WorkerEventKind], RunState] = {
-    (RunState.STARTING, WorkerEventKind.STARTED): RunState.TRAINING,
-    (RunState.STARTING, WorkerEventKind.STEP): RunState.TRAINING,
-}
-# Control requests: (what is asked, what was already sent to the running worker) -> whether to send it now.
-SENDS: dict[tuple[ControlWord, ControlWord | None], bool] = {
-    (ControlWord.PAUSE, None): True,
-    (ControlWord.STOP, None): True,
-    (ControlWord.STOP, ControlWord.PAUSE): True,  # a stop overrides a pending pause
-}
 
 
 class RunController:
@@ -137,7 +98,7 @@ class RunController:
         self.jobs = jobs
         self._wake = asyncio.Event()
         self._closing = False
-        self._attempt: _Attempt | None = None
+        self._attempt: Attempt | None = None
         self._pending_skip: str | None = None  # a skip asked for while the quest's worker was being launched
         self._state = RunState.IDLE
         self._campaign = ""
@@ -147,11 +108,16 @@ class RunController:
         self._message = ""
         self._update_time = time.time()
         self._last_validation_retry = 0.0
+        self._idle_worker: WorkerHandle | None = None  # a long-lived worker waiting for its next job
+        self._idle_since = 0.0
+        self.prefetch = QuestPrefetch(hero_loop, campaigns)
+        self.loop_clock = LoopClock(queue.store)
+        outbox.upload_timer = self.loop_clock.add_upload
         self._live_handlers: dict[WorkerEventKind, Callable[[Any], Awaitable[None]]] = {
             WorkerEventKind.STEP: self._on_step,
             WorkerEventKind.CHECKPOINT_SAVED: self._on_checkpoint_saved,
         }
-        self._endings: dict[Ending, Callable[[Quest, _Attempt], bool]] = {
+        self._endings: dict[Ending, Callable[[Quest, Attempt], bool]] = {
             Ending.COMPLETED: self._end_completed,
             Ending.HALTED: self._end_halted,
             Ending.SKIPPED: self._end_skipped,
@@ -197,13 +163,13 @@ class RunController:
             message=self._message, update_time=self._update_time,
         )
 
-    def _send(self, attempt: _Attempt, word: ControlWord, reason: str) -> None:
+    def _send(self, attempt: Attempt, word: ControlWord, reason: str) -> None:
         write_control(Path(self.queue.get(self._quest).run_dir), word)
         attempt.requested, attempt.reason = word, reason
         if attempt.watchdog is None or attempt.watchdog.done():
             attempt.watchdog = asyncio.get_running_loop().create_task(self._enforce(attempt))
 
-    async def _enforce(self, attempt: _Attempt) -> None:
+    async def _enforce(self, attempt: Attempt) -> None:
         """Kill a worker that has not honoured a control request in time; the request still applies."""
         await asyncio.sleep(self.settings.control_timeout_s)
         if attempt.process.returncode is None:
@@ -296,19 +262,28 @@ class RunController:
         desired = self.desired
         campaign = self.campaigns.active()
         if desired is not Desired.RUNNING:
+            self.loop_clock.enter(campaign.name if campaign else "", Phase.IDLE)
+            await self._release_idle_worker()  # a pause or stop releases the device
             self._set_state(RunState.PAUSED if desired is Desired.PAUSED else RunState.STOPPED)
             await self._sleep(self.settings.idle_poll_s)
             return
         if campaign is None:
+            self.loop_clock.enter("", Phase.IDLE)
+            await self._release_idle_worker()
             self._campaign, self._quest = "", ""
             self._set_state(RunState.IDLE, "no active campaign")
             await self._sleep(self.settings.idle_poll_s)
             return
         quest = self.queue.next_to_run(campaign.name)
         if quest is None:
-            await self.hero_loop.maybe_enqueue(campaign)
+            self.loop_clock.enter(campaign.name, Phase.WAITING_FOR_DATA)
+            await self.prefetch.enqueue_now(campaign)  # a prefetch in flight finishes first; its quest is next
             quest = self.queue.next_to_run(campaign.name)
         if quest is None:
+            self.loop_clock.enter(campaign.name, Phase.WAITING_FOR_DATA)
+            if self._idle_worker is not None and \
+                    time.monotonic() - self._idle_since >= self.settings.worker_idle_release_s:
+                await self._release_idle_worker()
             self._campaign, self._quest = campaign.name, ""
             self._set_state(RunState.IDLE, "queue empty")
             await self._sleep(self.settings.idle_poll_s)
@@ -331,6 +306,7 @@ class RunController:
         return job
 
     async def _run_quest(self, campaign: Campaign, quest: Quest) -> None:
+        self.loop_clock.enter(campaign.name, Phase.WORKER_STARTUP)
         self._campaign, self._quest = campaign.name, quest.name
         self._last_step, self._pending_skip = None, None
         resuming = quest.state is QuestState.PAUSED
@@ -365,10 +341,17 @@ class RunController:
             if relaunch:
                 job = await asyncio.to_thread(self.jobs.resumable, job)
 
-    async def _launch(self, job: Job) -> _Attempt:
+    async def _launch(self, job: Job) -> Attempt:
         clear_control(job.run_dir)
-        process = await spawn_worker(self.settings, job)
-        attempt = _Attempt(process, job)
+        worker, self._idle_worker = self._idle_worker, None
+        reused = worker is not None and await worker.hand(job)
+        if not reused:
+            if worker is not None:
+                await worker.release(grace_s=1.0)
+            worker = WorkerHandle(await spawn_worker(self.settings, job))
+        self.loop_clock.count_launch(self._campaign, reused=reused)
+        process = worker.process
+        attempt = Attempt(process, job)
         self._attempt = attempt
         self.queue.set_worker(self._quest, process.pid)
         # A control request made while no worker ran (e.g. pause during a crash restart) applies now.
@@ -379,15 +362,28 @@ class RunController:
         if self._pending_skip is not None:
             self._send(attempt, ControlWord.SKIP, self._pending_skip)
             self._pending_skip = None
-        async for event in worker_events(process):
+        async for event in worker.events():
             await self._on_event(attempt, event)
-        await process.wait()
+        if worker.ready and attempt.terminal is not None and not self._closing:
+            self._idle_worker, self._idle_since = worker, time.monotonic()  # it waits for the next job
+        else:
+            await process.wait()
         return attempt
 
-    async def _on_event(self, attempt: _Attempt, event: WorkerEvent) -> None:
+    async def _release_idle_worker(self) -> None:
+        worker, self._idle_worker = self._idle_worker, None
+        if worker is not None:
+            await worker.release()
+
+    async def _on_event(self, attempt: Attempt, event: WorkerEvent) -> None:
         if event.terminal:
             attempt.terminal = event
+            self.loop_clock.enter(self._campaign, Phase.WORKER_STARTUP)  # ending it and starting the next
             return
+        if event.KIND in (WorkerEventKind.STARTED, WorkerEventKind.STEP):
+            self.loop_clock.enter(self._campaign, Phase.TRAINING)
+        if event.KIND is WorkerEventKind.STARTED and not self._closing:
+            self.prefetch.start(self._campaign)
         next_state = LIVE_TRANSITIONS.get((self._state, event.KIND))
         if next_state is not None and not (event.KIND is WorkerEventKind.STARTED and attempt.requested):
             self._set_state(next_state, f"training {self._quest}")
@@ -408,16 +404,17 @@ class RunController:
 
     async def _on_checkpoint_saved(self, event: CheckpointSavedEvent) -> None:
         self._last_checkpoint = event.path
+        self.loop_clock.move(self._campaign, event.save_seconds, Phase.TRAINING, Phase.CHECKPOINT_SAVE)
         await asyncio.to_thread(
             lambda: self.outbox.record_saved(self.campaigns.get(self._campaign), self.queue.get(self._quest), event))
 
     # ---- how an attempt ends: each returns True to launch the worker again ----------------------------------
-    def _end_completed(self, quest: Quest, attempt: _Attempt) -> bool:
+    def _end_completed(self, quest: Quest, attempt: Attempt) -> bool:
         loss = getattr(attempt.terminal, "loss", None)
         self._finish(quest, QuestState.COMPLETED, "completed", loss=loss)
         return False
 
-    def _end_halted(self, quest: Quest, attempt: _Attempt) -> bool:
+    def _end_halted(self, quest: Quest, attempt: Attempt) -> bool:
         if attempt.terminal is not None:
             word = attempt.terminal.KIND.value
         else:
@@ -427,11 +424,11 @@ class RunController:
         self._set_state(RunState.STOPPED if stopped else RunState.PAUSED, attempt.reason or word)
         return False
 
-    def _end_skipped(self, quest: Quest, attempt: _Attempt) -> bool:
+    def _end_skipped(self, quest: Quest, attempt: Attempt) -> bool:
         self._finish(quest, QuestState.SKIPPED, attempt.reason or "skipped")
         return False
 
-    def _end_failed(self, quest: Quest, attempt: _Attempt) -> bool:
+    def _end_failed(self, quest: Quest, attempt: Attempt) -> bool:
         failed = attempt.terminal
         assert isinstance(failed, FailedEvent)
         if failed.retryable:
@@ -439,7 +436,7 @@ class RunController:
         self._finish(quest, QuestState.FAILED, failed.error or "the worker reported a failure")
         return False
 
-    def _end_crashed(self, quest: Quest, attempt: _Attempt) -> bool:
+    def _end_crashed(self, quest: Quest, attempt: Attempt) -> bool:
         if self._closing:
             self.queue.finish(quest.name, QuestState.PAUSED, "trainer shut down; resumes on the next start")
             return False
@@ -481,6 +478,9 @@ class RunController:
         and resumes on the next start; the desired state is left as it was."""
         self._closing = True
         self._wake.set()
+        self.prefetch.cancel()
+        await self._release_idle_worker()
+        self.loop_clock.flush()
         attempt = self._attempt
         if attempt is None or attempt.process.returncode is not None:
             return

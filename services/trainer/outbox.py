@@ -12,6 +12,7 @@ import asyncio
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class CheckpointOutbox:
         self.retry_max_s = retry_max_s
         self.trim_local = trim_local
         self._wake: asyncio.Event | None = None
+        # Told (campaign, seconds) per registration: the loop's time split counts uploads (set by the controller).
+        self.upload_timer: Callable[[str, float], None] | None = None
 
     def add(self, *, checkpoint_dir: str, campaign: str, quest: str, global_step: int, lineage: dict[str, Any]) -> None:
         self.store.execute(
@@ -97,8 +100,11 @@ class CheckpointOutbox:
             return 0
         confirmed = 0
         for row in self.pending():
+            started = time.monotonic()
             try:
                 self._register(row)
+                if self.upload_timer is not None:
+                    self.upload_timer(row["campaign"], time.monotonic() - started)
             except (RealmError, OSError, RuntimeError) as exc:
                 message = exc.describe() if isinstance(exc, RealmError) else f"{type(exc).__name__}: {exc}"
                 self.store.execute(

@@ -21,6 +21,7 @@ from services.trainer.events import Event
 from services.trainer.heroes import HeroSpec
 from services.trainer.intake import QuestHeader
 from services.trainer.lineage_rpcs import LineageRpcs
+from services.trainer.loop_rpcs import LoopRpcs
 from services.trainer.memory import LoraShape, ModelShape, estimate_memory
 from services.trainer.models import (
     Campaign,
@@ -171,7 +172,7 @@ def _campaign_changes(campaign: pb.Campaign, paths: list[str]) -> dict[str, Any]
     return changes
 
 
-class TrainerServicer(LineageRpcs, SetupRpcs, trainer_pb2_grpc.TrainerServiceServicer):
+class TrainerServicer(LineageRpcs, LoopRpcs, SetupRpcs, trainer_pb2_grpc.TrainerServiceServicer):
     def __init__(self, domain: TrainerDomain) -> None:
         self.domain = domain
         self.series = MetricSeries(domain.store)

@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 
 from realm.sdk.core import ServiceClient
+from realm.trainer.v1 import loop_time_pb2 as loop_pb
 from realm.trainer.v1 import trainer_pb2 as pb
 
 CHUNK_BYTES = 1024 * 1024
@@ -162,7 +163,7 @@ def campaign_report(realm, campaign: str, *, now: float | None = None) -> dict[s
         },
         "quests": {"total": len(quests), "by_state": by_state,
                    "by_source": _count(q.source or "upload" for q in quests)},
-        "skills": [], "trials": [], "curriculum_error": "",
+        "skills": [], "trials": [], "curriculum_error": "", "loop": _loop_time(realm, name),
     }
     try:
         progress = realm.curriculum.GetCampaignProgress(cpb.GetCampaignProgressRequest(campaign=name)).progress
@@ -183,19 +184,43 @@ def campaign_report(realm, campaign: str, *, now: float | None = None) -> dict[s
         })
         for point in skill.accuracy_history:
             step_of.setdefault(point.checkpoint, int(point.global_step))
+    trial_seconds = 0.0
     for evaluation in sorted(evaluations, key=lambda e: (_seconds(e.create_time), e.name)):
         when = _seconds(evaluation.end_time) or _seconds(evaluation.create_time)
+        started, ended = _seconds(evaluation.start_time), _seconds(evaluation.end_time)
+        cost = round(ended - started, 2) if started and ended >= started else None
+        trial_seconds += cost or 0.0
         report["trials"].append({
             "evaluation": evaluation.name, "checkpoint": evaluation.checkpoint,
             "global_step": step_of.get(evaluation.checkpoint), "full": evaluation.full,
             "state": cpb.EvaluationState.Name(evaluation.state).removeprefix("EVALUATION_STATE_"),
-            "time": _iso(when), "minutes": _minutes(when, origin),
+            "time": _iso(when), "minutes": _minutes(when, origin), "seconds": cost,
             "results": [{"skill": r.skill.removeprefix("skills/"), "level": r.level,
                          "regime": cpb.Regime.Name(r.regime).removeprefix("REGIME_").lower(),
                          "accuracy": round(r.accuracy, 4), "correct": r.correct, "total": r.total}
                         for r in evaluation.results],
         })
+    if report["loop"]:
+        # Trials run in the curriculum, beside the trainer's loop (they share its host's CPU on one machine).
+        report["loop"]["trial_seconds"] = round(trial_seconds, 1)
     return report
+
+
+LOOP_PHASES = ("training", "worker_startup", "checkpoint_save", "waiting_for_data", "idle")
+
+
+def _loop_time(realm, name: str) -> dict[str, Any]:
+    """The trainer's time split of the campaign's loop (GetLoopTime); {} from a trainer that does not have it."""
+    try:
+        loop = realm.trainer.GetLoopTime(loop_pb.GetLoopTimeRequest(campaign=name)).loop_time
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.NOT_FOUND):
+            return {}
+        raise
+    return {"seconds": {phase: round(getattr(loop, f"{phase}_seconds"), 1) for phase in LOOP_PHASES},
+            "wall_seconds": round(loop.wall_seconds, 1), "busy_share": round(loop.busy_share, 4),
+            "upload_seconds": round(loop.upload_seconds, 1), "worker_starts": int(loop.worker_starts),
+            "worker_reuses": int(loop.worker_reuses), "since": _iso(_seconds(loop.since))}
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:

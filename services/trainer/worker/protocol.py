@@ -192,9 +192,12 @@ class WorkerEventKind(StrEnum):
     STOPPED = "stopped"
     SKIPPED = "skipped"
     FAILED = "failed"
+    # A long-lived worker (REALM_WORKER_SERVE=1) after its job's terminal event: it reads the next job file's
+    # path on stdin (EOF: it exits). A worker that never sends it simply exits after the terminal event.
+    READY = "ready"
 
 
-# After one of these the worker exits.
+# After one of these the job is over: the worker exits, or sends `ready` and waits for the next job.
 TERMINAL_EVENT_KINDS = frozenset({
     WorkerEventKind.COMPLETED, WorkerEventKind.PAUSED, WorkerEventKind.STOPPED, WorkerEventKind.SKIPPED,
     WorkerEventKind.FAILED,
@@ -307,6 +310,7 @@ class CheckpointSavedEvent(WorkerEvent):
     tokenizer_hash: str = ""
     chat_template_hash: str = ""
     loss: float | None = None
+    save_seconds: float = 0.0  # wall time of the save itself (the loop's time split counts it apart)
 
 
 @dataclass(frozen=True)
@@ -343,6 +347,13 @@ class SkippedEvent(WorkerEvent):
 
 
 @dataclass(frozen=True)
+class ReadyEvent(WorkerEvent):
+    KIND: ClassVar[WorkerEventKind] = WorkerEventKind.READY
+    jobs_done: int = 0  # jobs this process has run so far
+    pid: int = 0
+
+
+@dataclass(frozen=True)
 class FailedEvent(WorkerEvent):
     KIND: ClassVar[WorkerEventKind] = WorkerEventKind.FAILED
     error: str = ""
@@ -353,8 +364,10 @@ class FailedEvent(WorkerEvent):
 
 _EVENT_CLASSES: dict[WorkerEventKind, type[WorkerEvent]] = {
     cls.KIND: cls for cls in (StartedEvent, StepEvent, CheckpointSavedEvent, CompletedEvent, PausedEvent,
-                              StoppedEvent, SkippedEvent, FailedEvent)
+                              StoppedEvent, SkippedEvent, FailedEvent, ReadyEvent)
 }
+# The environment variable that asks the worker to stay up for further jobs (see READY).
+SERVE_ENV = "REALM_WORKER_SERVE"
 # The event a worker answers each halting control word with.
 HALT_EVENTS: dict[ControlWord, type[WorkerEvent]] = {ControlWord.PAUSE: PausedEvent, ControlWord.STOP: StoppedEvent}
 

@@ -367,6 +367,7 @@ class TrainingRecipe:
     def save_checkpoint(self) -> Path | None:
         """Write the HF model + trainer state for the current step atomically; returns its path (rank 0)."""
         path = None
+        started = time.monotonic()
         # Under FSDP gathering the full weights and optimizer state is a collective: every rank takes part.
         model_state = full_model_state(self.model) if self.fsdp else None
         optimizer_state = optimizer_states(self.model, self.optimizers, fsdp=self.fsdp)
@@ -377,6 +378,7 @@ class TrainingRecipe:
                 CheckpointSavedEvent, path=str(path), global_step=self.global_step, quest_step=self.quest_step,
                 config_hash=self.config_hash, tokenizer_hash=self.tokenizer_hash,
                 chat_template_hash=self.chat_template_hash, loss=self.last_loss,
+                save_seconds=round(time.monotonic() - started, 4),
             )
         self.last_checkpoint_step = self.quest_step
         if self.dist.world_size > 1:

@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from realm.cli.commands.trainer import campaign_report_cmd, report_tables
 from realm.curriculum.v1 import curriculum_pb2 as cpb
 from realm.sdk.trainer import campaign_report
+from realm.trainer.v1 import loop_time_pb2 as lpb
 from realm.trainer.v1 import trainer_pb2 as pb
 
 T0 = 1_800_000_000.0  # first quest start
@@ -43,6 +44,19 @@ class Trainer:
         return pb.ListQuestsResponse(quests=[
             pb.Quest(name="quests/c", state=pb.QUEST_STATE_RUNNING, source="sparring", start_time=ts(T0 + 600)),
         ])
+
+    def GetLoopTime(self, request):
+        return lpb.GetLoopTimeResponse(loop_time=lpb.LoopTime(
+            campaign=request.campaign, training_seconds=2700, worker_startup_seconds=300, checkpoint_save_seconds=60,
+            waiting_for_data_seconds=240, idle_seconds=300, wall_seconds=3600, busy_share=0.75, upload_seconds=45,
+            worker_starts=2, worker_reuses=28, since=ts(T0)))
+
+
+class OldTrainer(Trainer):
+    """A trainer from before GetLoopTime: the report leaves the loop section out."""
+
+    def GetLoopTime(self, request):
+        raise Unimplemented()
 
 
 class Curriculum:
@@ -73,12 +87,20 @@ class Curriculum:
 
         return cpb.ListEvaluationsResponse(evaluations=[  # newest first, as the curriculum lists them
             cpb.Evaluation(name="evaluations/e1", checkpoint="assets/c1", state=cpb.EVALUATION_STATE_SUCCEEDED,
-                           create_time=ts(T0 + 500), end_time=ts(T0 + 530), full=True,
+                           create_time=ts(T0 + 500), start_time=ts(T0 + 505), end_time=ts(T0 + 530), full=True,
                            results=[result(1, 0.96, cpb.REGIME_EXHAUSTIVE), result(3, 0.1, cpb.REGIME_HELD_OUT)]),
             cpb.Evaluation(name="evaluations/e0", checkpoint="assets/c0", state=cpb.EVALUATION_STATE_SUCCEEDED,
                            create_time=ts(T0 + 100), end_time=ts(T0 + 120),
                            results=[result(1, 0.4, cpb.REGIME_EXHAUSTIVE)]),
         ])
+
+
+class Unimplemented(grpc.RpcError):
+    def code(self):
+        return grpc.StatusCode.UNIMPLEMENTED
+
+    def details(self):
+        return "Method not found!"
 
 
 class Down(grpc.RpcError):
@@ -133,3 +155,25 @@ def test_cli_prints_tables_and_json(monkeypatch, capsys):
     campaign_report_cmd(argparse.Namespace(campaign="road", json=False))
     out = capsys.readouterr().out
     assert "Levels reached" in out and "held_out" in out and "345,000" in out
+
+
+def test_report_has_the_loop_time_split_and_trial_cost():
+    realm = SimpleNamespace(trainer=Trainer(), curriculum=Curriculum())
+    report = campaign_report(realm, "road", now=T0 + 3600)
+    loop = report["loop"]
+    assert loop["seconds"] == {"training": 2700.0, "worker_startup": 300.0, "checkpoint_save": 60.0,
+                               "waiting_for_data": 240.0, "idle": 300.0}
+    assert (loop["busy_share"], loop["worker_starts"], loop["worker_reuses"]) == (0.75, 2, 28)
+    # Only the trial with a start time has a cost; it ran 25 s of its 30 s since creation.
+    assert [t["seconds"] for t in report["trials"]] == [None, 25.0]
+    assert loop["trial_seconds"] == 25.0
+    titles = [title for title, _, _ in report_tables(report)]
+    assert "Loop time (trainer busy 75% of 60.0 min)" in titles
+    rows = {title.split(" (")[0]: rows for title, _, rows in report_tables(report)}["Loop time"]
+    assert rows[0] == {"phase": "training", "seconds": 2700.0, "share": "75.0%"}
+
+
+def test_report_from_a_trainer_without_loop_time_leaves_it_out():
+    report = campaign_report(SimpleNamespace(trainer=OldTrainer(), curriculum=Curriculum()), "road", now=T0 + 60)
+    assert report["loop"] == {}
+    assert report["training"]["global_step"] == 1200

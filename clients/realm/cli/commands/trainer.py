@@ -134,6 +134,15 @@ def report_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[dic
     )]
     if report.get("curriculum_error"):
         summary.append({"field": "curriculum", "value": f"unreachable: {report['curriculum_error']}"})
+    loop = report.get("loop") or {}
+    wall = loop.get("wall_seconds") or 0.0
+    loop_rows = [{"phase": phase.replace("_", " "), "seconds": seconds,
+                  "share": f"{seconds / wall:.1%}" if wall else ""} for phase, seconds in loop.get("seconds", {}).items()]
+    if loop:
+        loop_rows += [{"phase": "(beside the loop) upload", "seconds": loop["upload_seconds"], "share": ""},
+                      {"phase": "(beside the loop) trials", "seconds": loop.get("trial_seconds", ""), "share": ""},
+                      {"phase": "worker processes started / reused",
+                       "seconds": f"{loop['worker_starts']} / {loop['worker_reuses']}", "share": ""}]
     skills = [s for s in report["skills"] if s["enabled"] or s["levels"]]
     levels = [{"skill": s["skill"], "level": f"L{c['to_level']}", "from": f"L{c['from_level']}",
                "minutes": c["minutes"], "time": _short_time(c["time"]), "mean accuracy": c["mean_accuracy"],
@@ -157,6 +166,8 @@ def report_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[dic
     return [
         ("Campaign", ["field", "value"], summary),
         ("Skills", ["skill", "mastered", "training", "max", "level-ups"], standing),
+        (f"Loop time (trainer busy {loop.get('busy_share', 0.0):.0%} of {wall / 60.0:.1f} min)",
+         ["phase", "seconds", "share"], loop_rows),
         ("Levels reached", ["skill", "from", "level", "minutes", "time", "mean accuracy", "checkpoint"], levels),
         ("Trials", ["minutes", "step", "skill", "level", "regime", "accuracy", "correct", "full"], trials),
         ("Accuracy by level and regime (held_out: eval problems never trained on)",
