@@ -173,6 +173,8 @@ def _campaign_changes(campaign: pb.Campaign, paths: list[str]) -> dict[str, Any]
 
 
 class TrainerServicer(LineageRpcs, LoopRpcs, SetupRpcs, trainer_pb2_grpc.TrainerServiceServicer):
+    campaign_to_pb = staticmethod(campaign_to_pb)  # for the mixins, which must not import this module
+
     def __init__(self, domain: TrainerDomain) -> None:
         self.domain = domain
         self.series = MetricSeries(domain.store)

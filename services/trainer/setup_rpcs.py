@@ -84,16 +84,15 @@ def hero_report_to_pb(report: HeroReport) -> hpb.ValidateHeroResponse:
 
 
 class SetupRpcs:
-    """Mixed into TrainerServicer (which provides self.domain and campaign_to_pb)."""
+    """Mixed into TrainerServicer, which provides self.domain and the campaign_to_pb converter (as an attribute,
+    so this module never imports the servicer back)."""
 
     async def ForkCampaign(self, request: pb.ForkCampaignRequest, context) -> pb.ForkCampaignResponse:
-        from services.trainer.servicer import campaign_to_pb
-
         campaign = await asyncio.to_thread(
             fork_campaign, self.domain.campaigns, checkpoint=request.checkpoint, campaign_id=request.campaign_id,
             display_name=request.display_name, hero=request.hero,
             config_overrides=json_format.MessageToDict(request.config_overrides))
-        return pb.ForkCampaignResponse(campaign=campaign_to_pb(campaign))
+        return pb.ForkCampaignResponse(campaign=self.campaign_to_pb(campaign))
 
     async def ValidateHero(self, request: hpb.ValidateHeroRequest, context) -> hpb.ValidateHeroResponse:
         if request.micro_batch_size < 0:
