@@ -196,7 +196,7 @@ export default {
         const p = (await api.get(`${campaign.name}/retention`)).policy || {};
         text(box, `Policy: ${p.enabled ? "enabled" : "disabled (nothing is planned, not even in a dry run)"} · keep latest ${p.keep_latest || 0}`
           + `${p.keep_best_per_skill ? " · keep best per skill" : ""}${p.keep_pinned ? " · keep pinned" : ""}`
-          + `${p.keep_newer_than ? ` · keep newer than ${p.keep_newer_than}` : ""}`
+          + `${p.keep_newer_than && p.keep_newer_than !== "0s" ? ` · keep newer than ${p.keep_newer_than}` : ""}`
           + `${p.min_evals_before_delete ? ` · at least ${p.min_evals_before_delete} evals before delete` : ""}`);
       } catch (error) {
         text(box, error.status === 404 ? "No retention policy for this campaign yet (the vault keeps everything)."
