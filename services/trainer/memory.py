@@ -12,7 +12,8 @@ activation element (2 for bf16/fp16 autocast, 4 for fp32).
                muon 4 T_matrix + 8 T_other (Muon keeps one momentum for hidden matrices, AdamW the rest).
   activations  per token and layer, what autograd saves (sdpa memory-efficient kernel, no S x S scores):
                (6 h + 2 (q + 2 kv) + 4 I) x a; times B S L. With gradient checkpointing only each layer's
-               input is kept (h a per token and layer) plus one layer recomputed at a time.
+               input is kept (h a per token and layer) plus the layer recomputed at a time and its
+               gradients (2 per-layer sets).
                Plus the logits and the loss: B S V (a + 8) (logits, their fp32 copy and its gradient), and
                the packed block mask: 4 B S^2. With `attention="math"` (CPU, or eager attention: the
                kernels that take an arbitrary mask without a fused path) the attention probabilities are
@@ -198,8 +199,10 @@ def estimate_memory(
     h, layers = shape.hidden_size, shape.num_layers
     per_layer = 6 * h + 2 * (shape.q_dim + 2 * shape.kv_dim) + 4 * shape.intermediate_size
     if gradient_checkpointing:
-        layer_bytes = tokens * (layers * h + per_layer) * a
-        layer_formula = f"B S (L h + one layer {per_layer}) x {a} B"
+        # The layer being recomputed holds its saved tensors and, while its backward runs, gradients of the same
+        # shapes: two layers' worth on top of the kept inputs.
+        layer_bytes = tokens * (layers * h + 2 * per_layer) * a
+        layer_formula = f"B S (L h + two layers {per_layer}) x {a} B"
     else:
         layer_bytes = tokens * layers * per_layer * a
         layer_formula = f"B S L x {per_layer} elements x {a} B"
