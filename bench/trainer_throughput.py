@@ -6,6 +6,12 @@ tokens per optimizer step. Our rows are packed with several examples; Trainer's 
 padded to max_seq_len (`padding="max_length"`, the common SFT setup) and, as a second, kinder baseline, padded
 only to the longest example of the batch (dynamic padding). One thread each, run one after the other.
 
+Time to loss (tokens/s alone hides learning per token): HF `Trainer` with pad-to-longest, `batch` examples per
+optimizer step, one epoch; its target is the mean loss of its last 10 % of steps (where its epoch ends). Our
+worker runs the same examples per optimizer step on average (micro_batch_size = packed sequences holding `batch`
+examples), the same lr schedule over its own steps; each run's time to the target is the first moment the
+trailing mean of its step losses (same window) is at or below it.
+
     .venv/bin/python bench/trainer_throughput.py [--rows 600] [--epochs 1] [--repeats 2]
 """
 
@@ -53,7 +59,8 @@ def write_quest(path: Path, rows: int, seed: int = 0) -> Path:
     return path
 
 
-def run_ours(hero: Path, quest: Path, run_dir: Path, *, batch: int, max_seq_len: int, epochs: int, lr: float) -> dict:
+def run_ours(hero: Path, quest: Path, run_dir: Path, *, batch: int, max_seq_len: int, epochs: int, lr: float,
+             curve: list[tuple[float, float]] | None = None) -> dict:
     config = build_training_config({}, {"micro_batch_size": batch, "max_seq_len": max_seq_len, "epochs": epochs,
                                         "learning_rate": lr, "lr_schedule": "cosine", "warmup_steps": 0,
                                         "max_grad_norm": 1.0, "checkpoint_every_steps": 0})
@@ -68,6 +75,8 @@ def run_ours(hero: Path, quest: Path, run_dir: Path, *, batch: int, max_seq_len:
             marks["start"] = time.perf_counter()
         elif event["event"] == "step":
             marks["end"] = time.perf_counter()
+            if curve is not None:
+                curve.append((marks["end"] - marks["start"], event["loss"]))
 
     recipe = TrainingRecipe(job, emit)
     recipe.setup()
@@ -96,7 +105,7 @@ class _Rows(torch.utils.data.Dataset):
 
 
 def run_hf_trainer(hero: Path, examples, out_dir: Path, *, batch: int, max_seq_len: int, epochs: int, lr: float,
-                   padding: str) -> dict:
+                   padding: str, curve: list[tuple[float, float]] | None = None) -> dict:
     from transformers import (
         AutoModelForCausalLM,
         AutoTokenizer,
@@ -127,6 +136,10 @@ def run_hf_trainer(hero: Path, examples, out_dir: Path, *, batch: int, max_seq_l
         def on_train_end(self, *args, **kwargs):
             timing["end"] = time.perf_counter()
 
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if curve is not None and logs and "loss" in logs:
+                curve.append((time.perf_counter() - timing["start"], float(logs["loss"])))
+
     def counting_collator(features):
         out = collator(features)
         stats["real"] += int(out["attention_mask"].sum())
@@ -135,7 +148,8 @@ def run_hf_trainer(hero: Path, examples, out_dir: Path, *, batch: int, max_seq_l
 
     args = TrainingArguments(
         output_dir=str(out_dir), per_device_train_batch_size=batch, num_train_epochs=epochs, learning_rate=lr,
-        lr_scheduler_type="cosine", warmup_steps=0, max_grad_norm=1.0, weight_decay=0.0, logging_steps=10_000,
+        lr_scheduler_type="cosine", warmup_steps=0, max_grad_norm=1.0, weight_decay=0.0,
+        logging_steps=1 if curve is not None else 10_000,
         save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
         remove_unused_columns=False,
     )
@@ -147,6 +161,37 @@ def run_hf_trainer(hero: Path, examples, out_dir: Path, *, batch: int, max_seq_l
     return {"tokens": stats["real"], "seconds": seconds, "tokens_per_second": stats["real"] / seconds,
             "steps": result.global_step, "efficiency": stats["real"] / stats["slots"],
             "final_loss": result.training_loss}
+
+
+def time_to(curve: list[tuple[float, float]], target: float, window: int) -> float | None:
+    """First time the trailing mean of `window` step losses is at or below target (None: never)."""
+    for index in range(window - 1, len(curve)):
+        if sum(loss for _, loss in curve[index - window + 1:index + 1]) / window <= target:
+            return curve[index][0]
+    return None
+
+
+def time_to_loss(hero: Path, quest: Path, examples, tmp_path: Path, *, batch: int, max_seq_len: int, lr: float
+                 ) -> dict:
+    """HF Trainer (pad to longest, `batch` examples per step, 1 epoch) sets the target; ours chases it."""
+    from services.trainer.worker.packing import PackedQuest
+
+    hf_curve: list[tuple[float, float]] = []
+    run_hf_trainer(hero, examples, tmp_path / "hf-ttl", batch=batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
+                   padding="longest", curve=hf_curve)
+    window = max(1, len(hf_curve) // 10)
+    target = sum(loss for _, loss in hf_curve[-window:]) / window
+    packed = PackedQuest.build(examples, max_seq_len, packing=True)
+    per_sequence = len(examples) / len(packed.sequences)
+    micro_batch = max(1, round(batch / per_sequence))  # packed sequences holding `batch` examples on average
+    ours_curve: list[tuple[float, float]] = []
+    run_ours(hero, quest, tmp_path / "ours-ttl", batch=micro_batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
+             curve=ours_curve)
+    return {"target": target, "window": window, "hf_steps": len(hf_curve), "ours_steps": len(ours_curve),
+            "hf_seconds": time_to(hf_curve, target, window), "ours_seconds": time_to(ours_curve, target, window),
+            "ours_final": sum(loss for _, loss in ours_curve[-window:]) / window,
+            "examples_per_step_hf": batch, "examples_per_step_ours": micro_batch * per_sequence,
+            "micro_batch": micro_batch}
 
 
 def main() -> None:
@@ -178,6 +223,7 @@ def main() -> None:
             runs["hf_max"].append(run_hf_trainer(hero, examples, tmp_path / "hf1", padding="max_length", **common))
             runs["hf_dyn"].append(run_hf_trainer(hero, examples, tmp_path / "hf2", padding="longest", **common))
         ours, hf_max, hf_dyn = (max(runs[k], key=lambda r: r["tokens_per_second"]) for k in ("ours", "hf_max", "hf_dyn"))
+        ttl = time_to_loss(hero, quest, examples, tmp_path, batch=args.batch, max_seq_len=args.max_seq_len, lr=args.lr)
 
     print(f"quest: {report.examples} rows, {report.total_tokens} tokens, mean {report.total_tokens / report.examples:.0f}"
           f" tokens/row; batch budget {args.batch} x {args.max_seq_len} tokens; {args.epochs} epoch(s); 1 thread")
@@ -189,8 +235,22 @@ def main() -> None:
         print(f"{name:<34}{r['steps']:>6}{r['tokens']:>9}{r['seconds']:>9.2f}{r['tokens_per_second']:>10.0f}"
               f"{r['efficiency']:>9.3f}{r['final_loss']:>8.3f}")
     assert ours["tokens"] == hf_max["tokens"] == hf_dyn["tokens"], "each run must see the same real tokens"
+
+    def secs(value: float | None) -> str:
+        return f"{value:.2f}" if value is not None else "not reached"
+
+    print(f"\ntime to HF Trainer's end-of-epoch loss {ttl['target']:.3f} (mean of its last {ttl['window']} steps; "
+          f"same trailing mean for both):")
+    print(f"{'run':<34}{'ex/step':>8}{'steps':>7}{'seconds':>13}")
+    print(f"{'HF Trainer, pad to longest':<34}{ttl['examples_per_step_hf']:>8.1f}{ttl['hf_steps']:>7}"
+          f"{secs(ttl['hf_seconds']):>13}")
+    print(f"{'realm worker (packed)':<34}{ttl['examples_per_step_ours']:>8.1f}{ttl['ours_steps']:>7}"
+          f"{secs(ttl['ours_seconds']):>13}   (micro_batch_size {ttl['micro_batch']} packed rows; "
+          f"its own final {ttl['ours_final']:.3f})")
+    ttl_speedup = (f"{ttl['hf_seconds'] / ttl['ours_seconds']:.2f}"
+                   if ttl["hf_seconds"] and ttl["ours_seconds"] else "not_reached")
     print(
-        f"RESULT speedup_vs_hf_padded={ours['tokens_per_second'] / hf_max['tokens_per_second']:.2f} "
+        f"RESULT time_to_loss_speedup_vs_hf_dynamic={ttl_speedup} speedup_vs_hf_padded={ours['tokens_per_second'] / hf_max['tokens_per_second']:.2f} "
         f"speedup_vs_hf_dynamic={ours['tokens_per_second'] / hf_dyn['tokens_per_second']:.2f} "
         f"packing_efficiency={ours['efficiency']:.3f} hf_padded_efficiency={hf_max['efficiency']:.3f} "
         f"hf_dynamic_efficiency={hf_dyn['efficiency']:.3f} ours_tokens_per_s={ours['tokens_per_second']:.0f}"

@@ -18,6 +18,10 @@ DEFAULT_SKILLS = ("bin", "syllo")
 # A SYLLO row is ~15x the tokens of a BIN row for the tiny hero, and a long SYLLO quest at full learning rate
 # wipes its BIN answer format (trials right after one scored 0): a tiny weight keeps SYLLO quests to a few steps.
 DEFAULT_WEIGHTS = {"bin": 1.0, "syllo": 0.002}
+# The tiny hero's default campaign trains without a mantra: the default one ("Today is {date}. You are happy...")
+# is ~49 tokens of system turn on every ~29-token BIN L1 row, 2.7x the compute per example for a random-init
+# model that has no use for it (bench/loop_levers.py measures the difference). Other heroes keep the default.
+HERO_MANTRAS = {"tiny": ""}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +48,7 @@ def ensure_campaign(realm, args) -> str:
     """The active campaign, or a new one; its curriculum weights are set before it is activated, so the
     trainer's hero loop plans with them from its very first batch."""
     from realm.curriculum.v1 import curriculum_pb2
+    from realm.trainer.v1 import campaign_setup_pb2 as spb
     from realm.trainer.v1 import trainer_pb2 as pb
 
     trainer = realm.trainer
@@ -56,11 +61,11 @@ def ensure_campaign(realm, args) -> str:
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.NOT_FOUND:
             raise
-        campaign = trainer.CreateCampaign(pb.CreateCampaignRequest(
-            campaign=pb.Campaign(display_name=args.campaign, hero=f"heroes/{args.hero}",
-                                 skills=args.skill or list(DEFAULT_SKILLS)),
-            campaign_id=args.campaign,
-        )).campaign
+        draft = pb.Campaign(display_name=args.campaign, hero=f"heroes/{args.hero}",
+                            skills=args.skill or list(DEFAULT_SKILLS))
+        if args.hero in HERO_MANTRAS:  # an empty text = no mantra
+            draft.mantra.CopyFrom(spb.Mantra(text=HERO_MANTRAS[args.hero]))
+        campaign = trainer.CreateCampaign(pb.CreateCampaignRequest(campaign=draft, campaign_id=args.campaign)).campaign
     realm.curriculum.ConfigureCampaign(curriculum_pb2.ConfigureCampaignRequest(
         campaign=name,
         skills=[curriculum_pb2.SkillSettings(skill=s, enabled=True, weight=DEFAULT_WEIGHTS.get(s, 1.0))

@@ -74,6 +74,9 @@ class TrainingConfig:
     lora_quantize_base_4bit: bool = False
     # Checkpoints, logging, determinism
     checkpoint_every_steps: int = field(default=0, metadata=_number(0, 100_000_000, integer=True))
+    # Also (or instead) every this many seconds of training: a cadence that follows wall time, so trials see a
+    # steady stream of checkpoints however fast the steps are (0 = off). Resume stays exact from any checkpoint.
+    checkpoint_every_seconds: float = field(default=0.0, metadata=_number(0, 86_400 * 30))
     log_every_steps: int = field(default=1, metadata=_number(1, 1_000_000, integer=True))
     seed: int = field(default=0, metadata=_number(0, 2**31 - 1, integer=True))
     # Masking checks (share of trained tokens over all tokens of the quest)
@@ -182,7 +185,15 @@ def config_from_dict(data: dict[str, Any]) -> TrainingConfig:
     return build_training_config({}, data)
 
 
+_HASHED_WHEN_SET = ("checkpoint_every_seconds",)
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
+
+
 def config_hash(cfg: TrainingConfig) -> str:
     """sha256 of the canonical JSON of every field: equal configs hash equally across processes."""
-    canonical = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":"))
+    data = cfg.to_dict()
+    for name in _HASHED_WHEN_SET:  # fields added later: configs that leave them unset keep their old hash
+        if data[name] == _DEFAULTS[name]:
+            del data[name]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

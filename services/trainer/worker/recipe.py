@@ -95,6 +95,7 @@ class TrainingRecipe:
         self.last_checkpoint_step: int | None = None
         self.resumed_from: Path | None = None
         self._signal_stop: ControlWord | None = None
+        self._last_save_time = time.monotonic()  # for checkpoint_every_seconds
 
     # ------------------------------------------------------------------ setup
 
@@ -244,6 +245,7 @@ class TrainingRecipe:
             parameters=parameters, trainable_parameters=trainable,
         )
         session_start, session_steps = time.monotonic(), 0
+        self._last_save_time = session_start
         while True:
             control = self._control()
             if control is ControlWord.SKIP:
@@ -270,13 +272,24 @@ class TrainingRecipe:
                     eta_seconds=round(per_step * (self.total_steps - self.quest_step), 1),
                     memory_bytes=self._memory_bytes(), epoch=metrics["epoch"],
                 )
-            if cfg.checkpoint_every_steps and self.quest_step % cfg.checkpoint_every_steps == 0 \
-                    and self.quest_step < self.total_steps:
+            if self._checkpoint_due() and self.quest_step < self.total_steps:
                 self.save_checkpoint()
         path = self.save_checkpoint() if self._unsaved_progress() else self.last_checkpoint
         return self.emit(CompletedEvent, global_step=self.global_step, quest_step=self.quest_step,
                          loss=self.last_loss, trained_tokens=self.job.trained_tokens_offset + self.trained_tokens,
                          path=str(path) if path else None).KIND.value
+
+    def _checkpoint_due(self) -> bool:
+        cfg = self.cfg
+        if cfg.checkpoint_every_steps and self.quest_step % cfg.checkpoint_every_steps == 0:
+            return True
+        if not cfg.checkpoint_every_seconds:
+            return False
+        due = time.monotonic() - self._last_save_time >= cfg.checkpoint_every_seconds
+        if self.dist.world_size > 1:  # every rank must take the same decision (a save is a collective)
+            flag = torch.tensor([1.0 if due else 0.0], dtype=torch.float64)
+            due = bool(self._all_reduce(flag)[0] > 0)
+        return due
 
     def _train_step(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -381,6 +394,7 @@ class TrainingRecipe:
                 save_seconds=round(time.monotonic() - started, 4),
             )
         self.last_checkpoint_step = self.quest_step
+        self._last_save_time = time.monotonic()
         if self.dist.world_size > 1:
             torch.distributed.barrier()
         return path
