@@ -45,6 +45,9 @@ class GatewayConfig:
     header_timeout_seconds: float = 10.0
     body_idle_seconds: float = 30.0
     heartbeat_seconds: float = 15.0
+    # OpenAI/TGI streams send their headers with the first token (so an unknown model or a full queue is a real
+    # HTTP status), or as soon as the inference service has accepted the request, or after this long at most.
+    stream_headers_seconds: float = 3.0
     max_json_depth: int = 64
     session_ttl_seconds: float = 12 * 3600.0
     # Set the Secure flag on the session cookie (behind TLS).
@@ -95,6 +98,7 @@ def config_from_settings(settings: Settings, addresses: Mapping[str, str] | None
         header_timeout_seconds=_number(section, "header_timeout_seconds", 10.0),
         body_idle_seconds=_number(section, "body_idle_seconds", 30.0),
         heartbeat_seconds=_number(section, "heartbeat_seconds", 15.0),
+        stream_headers_seconds=_number(section, "stream_headers_seconds", 3.0),
         secure_cookies=bool(section.get("secure_cookies", False)),
         effective=effective_view(settings.raw, str(settings.path or "")),
     )

@@ -7,6 +7,7 @@ could still be the start of a stop sequence, so the pieces a client receives joi
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 import grpc
 
 from realm.inference.v1 import inference_pb2 as ipb
+from realm.sdk.inference import ACCEPTED_METADATA_KEY
 from services.gateway.config import GatewayConfig
 from services.gateway.edge import Metrics
 from services.gateway.errors import HttpError, rpc_failure
@@ -172,14 +174,22 @@ def choice_seed(params: ipb.GenerationParameters, index: int) -> ipb.GenerationP
     return copy
 
 
-async def open_streams(calls: list, metrics: Metrics, route: str) -> tuple[list[UpstreamStream], list]:
+async def open_streams(calls: list, metrics: Metrics, route: str, *, headers_within: float | None = None
+                       ) -> tuple[list[UpstreamStream], list]:
     """Start every choice's stream and wait for each one's first message, so a failure that comes at once (unknown
-    model, full queue, bad prompt) is an HTTP status and not a broken stream."""
+    model, full queue, bad prompt) is an HTTP status and not a broken stream.
+
+    `headers_within` (streamed answers): stop waiting for a stream once the inference service has accepted its
+    request (its response headers say `x-realm-accepted`), or after that many seconds in all; its first message is
+    then None (not read yet), and a later failure goes into the stream. Leaving early (the client went away)
+    cancels every call."""
     streams = [UpstreamStream(call, metrics, route) for call in calls]
     firsts = []
+    loop = asyncio.get_running_loop()
+    deadline = None if headers_within is None else loop.time() + headers_within
     try:
         for stream in streams:
-            first = await stream.next(None)
+            first = await stream.next(None) if deadline is None else await _first_or_accepted(stream, deadline)
             if isinstance(first, grpc.RpcError):
                 raise rpc_failure(first)
             if is_end(first):
@@ -191,6 +201,36 @@ async def open_streams(calls: list, metrics: Metrics, route: str) -> tuple[list[
             stream.close()
         raise
     return streams, firsts
+
+
+async def _accepted(call) -> bool:
+    """Whether the call's response headers say the request was accepted (they come with the first message or
+    the error when the service sends none before)."""
+    try:
+        metadata = await call.initial_metadata()
+    except grpc.RpcError:
+        return False
+    return any(key == ACCEPTED_METADATA_KEY for key, _ in metadata or ())
+
+
+async def _first_or_accepted(stream: UpstreamStream, deadline: float):
+    """The stream's first message, or None once its request is accepted or the deadline has passed."""
+    loop = asyncio.get_running_loop()
+    first = asyncio.ensure_future(stream.next(None))
+    accepted = asyncio.ensure_future(_accepted(stream.call))
+    waiting = {first, accepted}
+    try:
+        while True:
+            done, _ = await asyncio.wait(waiting, timeout=max(0.0, deadline - loop.time()),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if first.done():
+                return first.result()
+            if not done or accepted.result():
+                return None  # first stays unread in the stream's queue (cancelling a queue get loses nothing)
+            waiting.discard(accepted)  # headers without the mark: wait for the first message itself
+    finally:
+        for task in (first, accepted):
+            task.cancel()
 
 
 async def collect(stream: UpstreamStream, first, choice: Choice) -> Choice:

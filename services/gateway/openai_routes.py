@@ -225,7 +225,8 @@ class OpenAIRoutes:
         label = request.match_info.route.resource.canonical
         if ask.ignored:
             log.warning("openai fields ignored", fields=ask.ignored, path=request.path)
-        streams, firsts = await open_streams(calls, self.metrics, label)
+        streams, firsts = await open_streams(
+            calls, self.metrics, label, headers_within=self.config.stream_headers_seconds if ask.stream else None)
         choices = [Choice(i, tuple(ask.params.stop_sequences)) for i in range(len(calls))]
         meta = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}", "created": int(time.time()),
                 "model": ask.model_id, "system_fingerprint": "realm"}
@@ -306,7 +307,7 @@ class OpenAIRoutes:
                 elif prompts[choice.index // ask.n]:
                     await writer.event(chunk([part(choice, prompts[choice.index // ask.n], [], None)]))
             for choice, first in zip(choices, firsts, strict=True):
-                if not await handle(choice, first):
+                if first is None or not await handle(choice, first):  # None: accepted, no token yet
                     pending[asyncio.ensure_future(streams[choice.index].next(None))] = choice.index
             while pending:
                 done, _ = await asyncio.wait(pending, timeout=self.config.heartbeat_seconds,

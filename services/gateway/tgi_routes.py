@@ -100,12 +100,15 @@ class TgiRoutes:
         try:
             ask = await self._request(request)
             params, top_n, prefix = ask.params, ask.top_n, ask.prefix
+            streaming = request.path == "/generate_stream" or (request.path == "/" and ask.stream)
             call = self._inference(request).GenerateStream(ipb.GenerateStreamRequest(
                 model=self._model(request), prompt=ask.inputs, parameters=params))
-            streams, firsts = await open_streams([call], self.metrics, request.match_info.route.resource.canonical)
+            streams, firsts = await open_streams([call], self.metrics, request.match_info.route.resource.canonical,
+                                                 headers_within=self.config.stream_headers_seconds if streaming
+                                                 else None)
         except HttpError as error:
             return errors.tgi_response(error)
-        if request.path == "/generate_stream" or (request.path == "/" and ask.stream):
+        if streaming:
             return await self._stream(request, streams[0], firsts[0], params, top_n, prefix)
         choice = Choice(0, tuple(params.stop_sequences))
         try:
@@ -140,8 +143,16 @@ class TgiRoutes:
 
         await writer.open()
         try:
-            item = first
+            item = first  # None: the request was accepted and no token has come yet
             while True:
+                while item is None:
+                    item = await upstream.next(self.config.heartbeat_seconds)
+                    if item is None:
+                        await writer.comment()
+                if isinstance(item, grpc.RpcError):
+                    raise rpc_failure(item)
+                if is_end(item):
+                    raise HttpError(424, "the inference service ended the stream before its summary")
                 if item.HasField("token"):
                     choice.add_token(item.token)
                     if held is not None:
@@ -157,14 +168,7 @@ class TgiRoutes:
                                                       "seed": summary.seed if summary.HasField("seed") else None,
                                                       "input_length": summary.prompt_tokens}))
                     return writer.response
-                item = await upstream.next(self.config.heartbeat_seconds)
-                while item is None:
-                    await writer.comment()
-                    item = await upstream.next(self.config.heartbeat_seconds)
-                if isinstance(item, grpc.RpcError):
-                    raise rpc_failure(item)
-                if is_end(item):
-                    raise HttpError(424, "the inference service ended the stream before its summary")
+                item = None
         except HttpError as error:
             await writer.event(errors.tgi_body(error))
         except (ConnectionResetError, ConnectionError):

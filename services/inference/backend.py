@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,6 +86,10 @@ class BackendInfo:
     is_adapter: bool
 
 
+# Awaited by a backend once it has accepted a request (queued it), before the first token.
+Accepted = Callable[[], Awaitable[None]]
+
+
 class Backend(Protocol):
     info: BackendInfo
 
@@ -95,10 +99,11 @@ class Backend(Protocol):
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """The prompt for `messages`, rendered with the checkpoint's own chat template."""
 
-    def generate_stream(self, prompt: str, params: SamplingParams, *,
-                        add_special_tokens: bool = True) -> AsyncIterator[GenerationEvent]:
+    def generate_stream(self, prompt: str, params: SamplingParams, *, add_special_tokens: bool = True,
+                        on_accepted: Accepted | None = None) -> AsyncIterator[GenerationEvent]:
         """Token events, then exactly one Summary. Closing the iterator early cancels the request.
-        `add_special_tokens` is False for prompts already rendered by a chat template."""
+        `add_special_tokens` is False for prompts already rendered by a chat template. `on_accepted` is awaited
+        once the request is queued, before its first token, by backends that know that moment."""
 
     async def close(self) -> None: ...
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import structlog
 
 from services.inference import metrics
-from services.inference.backend import Backend, Completion, GenerationEvent, Summary, collect
+from services.inference.backend import Accepted, Backend, Completion, GenerationEvent, Summary, collect
 from services.inference.params import GenerationLimits, SamplingParams, check_messages, check_prompt
 from services.inference.priority import Activity
 from services.inference.references import parse_reference
@@ -436,13 +436,15 @@ class ModelPool:
         return await asyncio.to_thread(tokenize, prompt, add_special_tokens=add_special_tokens)
 
     async def generate_stream(self, name: str, prompt: str, params: SamplingParams, *, kind: str = "generate",
-                              chat_template_applied: bool = False) -> AsyncIterator[GenerationEvent]:
+                              chat_template_applied: bool = False,
+                              on_accepted: Accepted | None = None) -> AsyncIterator[GenerationEvent]:
         """Events of one generation (NotFound / FailedPrecondition on the first step when the model cannot
-        serve); the summary says which model, asset and source answered."""
+        serve); the summary says which model, asset and source answered. `on_accepted`: see Backend."""
         check_prompt(prompt, self._limits)
         with self.activity.track(params.background):
             entry, (backend, asset, source) = await self._serving_on_demand(name)
-            events = backend.generate_stream(prompt, params, add_special_tokens=not chat_template_applied)
+            events = backend.generate_stream(prompt, params, add_special_tokens=not chat_template_applied,
+                                             on_accepted=on_accepted)
             async with contextlib.aclosing(self._counted(entry.model_id, kind, events)) as stream:
                 async for event in stream:
                     if isinstance(event, Summary):

@@ -7,6 +7,7 @@ import contextlib
 from realm.common.v1 import common_pb2
 from realm.inference.v1 import inference_pb2 as pb
 from realm.inference.v1 import inference_pb2_grpc
+from realm.sdk.inference import ACCEPTED_METADATA
 from services.inference.backend import (
     FINISH_CANCELLED,
     FINISH_EOS,
@@ -27,6 +28,16 @@ _BACKENDS = {BACKEND_TRANSFORMERS: pb.BACKEND_TRANSFORMERS, BACKEND_TGI: pb.BACK
 _BACKENDS_IN = {pb.BACKEND_UNSPECIFIED: "", pb.BACKEND_TRANSFORMERS: BACKEND_TRANSFORMERS, pb.BACKEND_TGI: BACKEND_TGI}
 _FINISH = {FINISH_LENGTH: pb.FINISH_REASON_LENGTH, FINISH_EOS: pb.FINISH_REASON_EOS,
            FINISH_STOP_SEQUENCE: pb.FINISH_REASON_STOP_SEQUENCE, FINISH_CANCELLED: pb.FINISH_REASON_CANCELLED}
+
+
+def _accepted_by(context):
+    """Send the response headers once the request is queued: the caller learns it will be served (and can answer
+    its own client) before a slow first token."""
+
+    async def accepted() -> None:
+        await context.send_initial_metadata(ACCEPTED_METADATA)
+
+    return accepted
 
 
 def model_to_pb(view: ModelView, limits: GenerationLimits | None = None) -> pb.Model:
@@ -108,7 +119,8 @@ class InferenceServicer(TaskRpcs, inference_pb2_grpc.InferenceServiceServicer):
 
     async def GenerateStream(self, request: pb.GenerateStreamRequest, context):
         params = params_from_pb(request.parameters, self._limits)
-        events = self._pool.generate_stream(request.model, request.prompt, params, kind="generate_stream")
+        events = self._pool.generate_stream(request.model, request.prompt, params, kind="generate_stream",
+                                            on_accepted=_accepted_by(context))
         async for message in self._stream(events, pb.GenerateStreamResponse):
             yield message
 
@@ -126,7 +138,7 @@ class InferenceServicer(TaskRpcs, inference_pb2_grpc.InferenceServiceServicer):
         params = params_from_pb(request.parameters, self._limits)
         prompt = await self._pool.chat_prompt(request.model, _messages(request.messages))
         events = self._pool.generate_stream(request.model, prompt, params, kind="chat_stream",
-                                            chat_template_applied=True)
+                                            chat_template_applied=True, on_accepted=_accepted_by(context))
         async for message in self._stream(events, pb.ChatStreamResponse):
             yield message
 

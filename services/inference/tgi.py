@@ -17,6 +17,7 @@ from services.inference.backend import (
     FINISH_EOS,
     FINISH_LENGTH,
     FINISH_STOP_SEQUENCE,
+    Accepted,
     Alternative,
     BackendInfo,
     GenerationEvent,
@@ -79,8 +80,9 @@ class TgiBackend:
                                      "is unknown here; use Generate with a rendered prompt", field="model")
         return self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    async def generate_stream(self, prompt: str, params: SamplingParams, *,
-                              add_special_tokens: bool = True) -> AsyncIterator[GenerationEvent]:
+    async def generate_stream(self, prompt: str, params: SamplingParams, *, add_special_tokens: bool = True,
+                              on_accepted: Accepted | None = None) -> AsyncIterator[GenerationEvent]:
+        # on_accepted is not called: TGI's stream says nothing before its first token (errors come first).
         if not prompt:
             raise InvalidArgument("must not be empty", field="prompt")
         submitted = time.perf_counter()

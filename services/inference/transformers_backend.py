@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from services.inference.backend import BackendInfo, GenerationEvent, TokenPiece
+from services.inference.backend import Accepted, BackendInfo, GenerationEvent, TokenPiece
 from services.inference.engine import BatchEngine, EngineConfig
 from services.inference.params import GenerationLimits, SamplingParams
 from services.kit.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -176,14 +176,16 @@ class TransformersBackend:
                            start=start, stop=stop)
                 for token, (start, stop) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)]
 
-    async def generate_stream(self, prompt: str, params: SamplingParams, *,
-                              add_special_tokens: bool = True) -> AsyncIterator[GenerationEvent]:
+    async def generate_stream(self, prompt: str, params: SamplingParams, *, add_special_tokens: bool = True,
+                              on_accepted: Accepted | None = None) -> AsyncIterator[GenerationEvent]:
         # Tokenising is CPU work proportional to the prompt: off the event loop, so health checks and other
         # requests keep being answered while a long prompt is encoded.
         prompt_ids = await asyncio.to_thread(self.encode, prompt, add_special_tokens=add_special_tokens)
         handle = self.engine.submit(prompt_ids, params)
         events = handle.events()
         try:
+            if on_accepted is not None:  # queued: the caller may answer its own client before the first token
+                await on_accepted()
             async for event in events:
                 yield event
         finally:

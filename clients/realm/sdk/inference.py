@@ -12,6 +12,10 @@ from realm.sdk.core import ServiceClient
 _BACKENDS = {"": pb.BACKEND_UNSPECIFIED, "transformers": pb.BACKEND_TRANSFORMERS, "tgi": pb.BACKEND_TGI}
 # Loading pulls from the vault and reads weights: give it longer than an ordinary call.
 LOAD_TIMEOUT_SECONDS = 900.0
+# Response header (initial metadata) of GenerateStream/ChatStream once the request is accepted and queued,
+# before its first token: `await call.initial_metadata()` tells a caller the request will be served.
+ACCEPTED_METADATA_KEY = "x-realm-accepted"
+ACCEPTED_METADATA = ((ACCEPTED_METADATA_KEY, "queued"),)
 
 
 def model_name(model: str) -> str:

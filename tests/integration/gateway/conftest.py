@@ -58,6 +58,20 @@ async def wait_until(predicate, timeout: float = 10.0, what: str = "condition") 
         await asyncio.sleep(0.02)
 
 
+def wait_until_sync(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """wait_until for synchronous tests (the servers run on a Background loop)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def until_sync():
+    return wait_until_sync
+
+
 @pytest.fixture
 def start_gateway():
     """`async with start_gateway(settings, addresses, **config_overrides) as gw:` — a RunningGateway."""

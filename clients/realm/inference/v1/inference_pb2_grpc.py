@@ -166,7 +166,10 @@ class InferenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GenerateStream(self, request, context):
-        """One message per token, then a final message with the summary.
+        """One message per token, then a final message with the summary. Once the request is accepted (validated,
+        its model resolved, queued for a batch slot) and before its first token, the server sends its response
+        headers with `x-realm-accepted: queued` (backends that only learn of acceptance with the first token send
+        them with it): a caller can answer its own client before a slow first token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -180,7 +183,8 @@ class InferenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ChatStream(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """As GenerateStream (including the `x-realm-accepted` response header).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
