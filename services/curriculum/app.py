@@ -62,7 +62,9 @@ async def setup(server: ServiceServer) -> None:
     server.sqlite_store("passives", servicer.passives.store.path)
     server.on_shutdown(lambda: asyncio.to_thread(servicer.passives.store.close))
     servicer.idle_tasks = IdleTasks(realm, servicer.passives, SdkInference(realm), vault,
-                                    worker=f"curriculum@{socket.gethostname()}")
+                                    worker=f"curriculum@{socket.gethostname()}",
+                                    outbox=store if trainer is not None else None,  # sparring tasks' quests
+                                    sparring_max_rows=config.trials.sparring.max_rows)
     inference_endpoint = settings.services.get("inference")
     if inference_endpoint is not None and inference_endpoint.enabled:
         servicer.idle_tasks.start()

@@ -5,7 +5,8 @@
   over the level changes survives restarts, so none is lost while the vault is down.
 - superseded: a checkpoint whose trial was skipped for a newer one gets the vault label trial=superseded
   (retention does not protect it as "not yet evaluated").
-- sparring: correction rows from a trial's wrong answers go to the trainer as a high-priority quest.
+- sparring: correction rows from a trial's (or a sparring task's) wrong answers go to the trainer as a
+  high-priority quest.
 
 A peer that is down is retried with backoff; a permanent refusal is recorded on the outbox row and skipped.
 Plain Python: the ports (remote.py) do the RPCs.
@@ -112,11 +113,15 @@ class Deliveries:
         if kind == "sparring":
             if self.trainer is None:
                 return "skipped: no trainer configured"
+            # From a trial (its evaluation records the quest) or a sparring task (idle_tasks.py: origin = task id).
+            origin = payload.get("origin") or payload["evaluation"].split("/")[-1]
             quest = self.trainer.submit_correction(
                 payload["campaign"], payload["skill"], int(payload["level"]), payload["jsonl"].encode("utf-8"),
-                f"sparring {payload['skill']} L{payload['level']} {payload['evaluation'].split('/')[-1]}")
-            self.runner.set_sparring_quest(payload["evaluation"], quest)
-            log.info("sparring quest submitted", quest=quest, evaluation=payload["evaluation"], rows=payload["rows"])
+                f"sparring {payload['skill']} L{payload['level']} {origin}")
+            if payload["evaluation"]:
+                self.runner.set_sparring_quest(payload["evaluation"], quest)
+            log.info("sparring quest submitted", quest=quest, evaluation=payload["evaluation"],
+                     task=payload.get("task", ""), rows=payload["rows"])
             return quest
         return f"skipped: unknown kind {kind!r}"
 

@@ -9,7 +9,10 @@ here after a pause, the lease kept alive meanwhile).
 Kinds:
 - "passives" {campaign, checkpoint, base}: the campaign's transfer baselines on that model (passives.py);
 - "eval" {campaign, checkpoint}: a full eval (every level up to training level + 1 of the enabled skills) of an
-  older checkpoint; reports go to the vault and are attached to the checkpoint, progression is not touched.
+  older checkpoint; reports go to the vault and are attached to the checkpoint, progression is not touched;
+- "sparring" {campaign, checkpoint, skill?, level?, problems?, seed?}: the model answers fresh training problems
+  and its wrong answers become correction rows (sparring.py), queued on the curriculum's outbox as one sparring
+  quest per (skill, level) — Deliveries sends them to the trainer as it sends a trial's.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from services.curriculum.evaluation.model import SkillResult
 from services.curriculum.evaluation.scheduler import plan_sets
 from services.curriculum.passives import Passives
 from services.curriculum.progression import campaign_id
-from services.curriculum.skills.base import eval_set
-from services.kit.errors import AlreadyExists, InvalidArgument
+from services.curriculum.skills.base import eval_set, rows_to_jsonl
+from services.curriculum.sparring import parse_request, spar
+from services.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 
 log = structlog.get_logger(__name__)
-KINDS = ("eval", "passives")
+KINDS = ("eval", "passives", "sparring")
 RETRY_CODES = frozenset({"ABORTED", "RESOURCE_EXHAUSTED", "UNAVAILABLE"})
 TOKEN_SLACK = 32
 
@@ -68,14 +72,18 @@ class BackgroundChat:
 
 class IdleTasks:
     def __init__(self, realm, passives: Passives, inference, vault, *, worker: str = "curriculum",
-                 on_checkpoint: bool = True) -> None:
+                 on_checkpoint: bool = True, outbox=None, sparring_max_rows: int = 200) -> None:
         self.realm = realm
         self.passives = passives
         self.inference = inference  # remote.SdkInference: load a checkpoint and wait
         self.vault = vault  # remote.SdkVault: eval reports
         self.on_checkpoint = on_checkpoint
+        # The evaluations store's outbox (Deliveries sends its sparring quests to the trainer); None: no trainer.
+        self.outbox = outbox
+        self.sparring_max_rows = sparring_max_rows
         self._last_error = ""
-        self.worker = TaskWorker(realm, worker, {"passives": self.run_passives, "eval": self.run_eval},
+        self.worker = TaskWorker(realm, worker, {"passives": self.run_passives, "eval": self.run_eval,
+                                                 "sparring": self.run_sparring},
                                  poll_seconds=passives.config.poll_seconds, on_error=self._log_error)
 
     def _log_error(self, exc: Exception) -> None:
@@ -148,6 +156,30 @@ class IdleTasks:
                                                                 frozen.content_hash, mean_partial), cid)
             results[f"{skill_name}/{level}"] = f"{accuracy:.4f}"
         return results
+
+    def run_sparring(self, context: TaskContext) -> dict[str, Any]:
+        request = parse_request(context.parameters, self.passives.progression, self.passives.registry,
+                                context.task.name)
+        if self.outbox is None:
+            raise FailedPrecondition("realm.yaml names no trainer to send sparring quests to", field="trainer")
+        model = self.inference.load(request.checkpoint)
+        sets = spar(request, self.passives.registry, model=model.name, chat=BackgroundChat(self.realm, context),
+                    max_rows=self.sparring_max_rows, concurrency=self.passives.config.concurrency,
+                    progress=context.report)
+        task_id = context.task.name.removeprefix("tasks/")
+        queued = []
+        for found in sets:
+            if not found.rows:
+                continue  # nothing it got wrong: no quest
+            key = f"sparring/{context.task.name}/{found.skill}/{found.level}"
+            self.outbox.queue_effect("sparring", key, {
+                "evaluation": "", "task": context.task.name, "origin": task_id, "campaign": request.campaign,
+                "checkpoint": model.asset, "skill": found.skill, "level": found.level, "rows": len(found.rows),
+                "jsonl": rows_to_jsonl(found.rows).decode("utf-8")})
+            queued.append(key)
+        return {"checkpoint": model.asset, "seed": request.seed, "rows": sum(len(s.rows) for s in sets),
+                "quests_queued": len(queued),
+                **{f"{s.skill}/{s.level}": f"{s.wrong}/{s.attempted} wrong, {len(s.rows)} rows" for s in sets}}
 
     def start(self) -> None:
         self.worker.start()

@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.add_argument("--kind", default="")
     ls.set_defaults(handler=cmd_ls)
     run = add_output_flags(ts.add_parser("run", help="register a task; it runs when the host is idle"))
-    run.add_argument("kind", help='e.g. "eval" (full eval of a checkpoint) or "passives" (transfer baselines)')
+    run.add_argument("kind", help='"eval" (full eval of a checkpoint), "passives" (transfer baselines) or "sparring" '
+                     '(wrong answers to fresh problems become a correction quest)')
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                      help="a task parameter, e.g. -p campaign=c1 -p checkpoint=assets/abc")
     run.add_argument("--priority", type=int, default=50, help="0-100, higher first (default 50)")
