@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,11 @@ def _adapter_base(path: Path, options: LoadOptions) -> Path:
                              "(inference never downloads weights)", field="source")
 
 
+# from_pretrained builds models on the meta device by patching torch process-wide: two loads in two threads at
+# once break each other ("Cannot copy out of meta tensor", or tied weights silently re-initialised). One at a time.
+_LOAD_LOCK = threading.Lock()
+
+
 def load_checkpoint(path: Path, options: LoadOptions, *, has_cuda: bool | None = None):
     """(model, tokenizer, is_adapter) from a local Hugging Face directory; a PEFT adapter directory is applied
     to its (local) base model and merged for speed. Any failure to read it is FailedPrecondition."""
@@ -78,11 +84,13 @@ def load_checkpoint(path: Path, options: LoadOptions, *, has_cuda: bool | None =
         kwargs["device_map"] = options.device
     try:
         base_path = _adapter_base(path, options) if is_adapter else path
-        model = AutoModelForCausalLM.from_pretrained(base_path, **kwargs)
+        with _LOAD_LOCK:
+            model = AutoModelForCausalLM.from_pretrained(base_path, **kwargs)
         if is_adapter:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, path).merge_and_unload()
+            with _LOAD_LOCK:
+                model = PeftModel.from_pretrained(model, path).merge_and_unload()
         if not options.quantization:
             model = model.to(options.device)
         model.eval()
