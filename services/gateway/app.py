@@ -9,6 +9,7 @@ Namespaces: /api/v1/... (REST), /v1/... (OpenAI), /, /generate, /generate_stream
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -113,9 +114,14 @@ def create_app(config: GatewayConfig) -> web.Application:
     add.add_route("*", PREFIX + "/{tail:.*}", gateway.transcoder.handle)
     app[GATEWAY_KEY] = gateway
 
+    async def open_sessions(_app: web.Application) -> None:
+        await asyncio.to_thread(gateway.sessions.open)  # the signing key and sign-out list, from the data dir
+
     async def close(_app: web.Application) -> None:
         await gateway.close()
+        gateway.sessions.close()
 
+    app.on_startup.append(open_sessions)
     app.on_cleanup.append(close)
     return app
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from services.gateway.config_view import effective_view
@@ -52,6 +53,9 @@ class GatewayConfig:
     session_ttl_seconds: float = 12 * 3600.0
     # Set the Secure flag on the session cookie (behind TLS).
     secure_cookies: bool = False
+    # The data dir: the session-signing key and the sign-out list live under it, so sessions survive a restart
+    # (None: both in memory, sessions end with the process).
+    state_dir: Path | None = None
     # OpenAI/TGI model names that mean "whatever is served by default" (the HF clients send these).
     default_aliases: frozenset[str] = frozenset({"", "default", "tgi", "dummy"})
     # The realm configuration as loaded, secrets already redacted (config_view): served at GET /api/config.
@@ -100,6 +104,7 @@ def config_from_settings(settings: Settings, addresses: Mapping[str, str] | None
         heartbeat_seconds=_number(section, "heartbeat_seconds", 15.0),
         stream_headers_seconds=_number(section, "stream_headers_seconds", 3.0),
         secure_cookies=bool(section.get("secure_cookies", False)),
+        state_dir=settings.data_dir,
         effective=effective_view(settings.raw, str(settings.path or "")),
     )
     values.update(overrides)
