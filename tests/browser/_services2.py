@@ -73,7 +73,8 @@ async def serve_realm(tmp: Path, hero_dir: Path, *, auto_evaluate: bool):
     heroes.mkdir(parents=True, exist_ok=True)
     (heroes / "tiny.yaml").write_text(yaml.safe_dump({
         "display_name": "Tiny Hero", "model_dir": str(hero_dir), "architecture": "qwen3",
-        "training_defaults": TRAINING_DEFAULTS, "idle": {"enabled": False}}))
+        # Room for the campaign's default mantra (a system turn of ~50 tokens added to every row).
+        "training_defaults": {**TRAINING_DEFAULTS, "max_seq_len": 160}, "idle": {"enabled": False}}))
     ports = {name: free_port() for name in (*SERVICES, "gateway")}
     raw = config_dict_for_tests(
         tmp / "var",

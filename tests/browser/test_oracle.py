@@ -41,7 +41,9 @@ def ask(page, mode: str, a: str, b: str, prompt: str, **settings) -> None:
     page.fill("[data-field=prompt]", prompt)
     page.click("[data-action=send]")
     for column in ("A", "B"):
-        page.wait_for_selector(f"ol[data-column={column}] li.msg.assistant[data-state=done]", timeout=180_000)
+        reply = page.wait_for_selector(f"ol[data-column={column}] li.msg.assistant:is([data-state=done],"
+                                       "[data-state=failed])", timeout=180_000)
+        assert reply.get_attribute("data-state") == "done", reply.text_content()
 
 
 def stamp(page, column: str) -> dict:

@@ -75,6 +75,10 @@ function createForm(heroes, skills, ctx, onCreated) {
   message, h("div.row", {}, submit, ctx.canWrite ? null : h("span.muted", {}, "Your role can read, not create.")));
 }
 
+function stateBadge(state) {
+  return badge(state, state === "active" ? "running" : state === "archived" ? "stopped" : state);
+}
+
 function campaignRow(campaign, ctx, refresh) {
   const state = enumWord(campaign.state, "CAMPAIGN_STATE_");
   const act = (label, verb) => button(label, async () => {
@@ -86,7 +90,7 @@ function campaignRow(campaign, ctx, refresh) {
   }, { disabled: !ctx.canWrite, "data-action": verb });
   return { attrs: { "data-campaign": campaign.name, "data-state": state }, cells: [
     h("a", { href: `#/campaigns?c=${encodeURIComponent(campaign.name)}` }, campaign.display_name || campaign.name),
-    shortName(campaign.hero), badge(state, state === "active" ? "running" : state === "archived" ? "stopped" : state),
+    shortName(campaign.hero), stateBadge(state),
     fmtNumber(num(campaign.global_step)), fmtNumber(num(campaign.trained_tokens)), fmtTime(campaign.create_time),
     h("div.row", {}, state !== "active" ? act("Activate", "activate") : null,
       state !== "archived" ? act("Archive", "archive") : null),
@@ -107,8 +111,8 @@ async function showDetail(box, name, ctx) {
   const sections = report.tables.map(({ title, columns, rows }) => h("section", { "data-table": title },
     h("h3", {}, title), rows.length ? table(columns, rows.map((r) => ({ cells: columns.map((c) => r[c] ?? "") })))
       : h("p.muted", {}, "(none yet)")));
-  fill(box, h("div.row.spread", {}, h("h2", {}, campaign.display_name || campaign.name),
-    badge(enumWord(campaign.state, "CAMPAIGN_STATE_"))),
+  const state = enumWord(campaign.state, "CAMPAIGN_STATE_");
+  fill(box, h("div.row.spread", {}, h("h2", {}, campaign.display_name || campaign.name), stateBadge(state)),
   h("p.muted", {}, h("code", {}, campaign.name), ` · hero ${shortName(campaign.hero)}`,
     progress && progress.preset ? ` · preset ${progress.preset}` : " · preset: the hero's idle default",
     (campaign.skills || []).length ? ` · skills ${campaign.skills.join(", ")}` : ""),
@@ -153,6 +157,7 @@ export default {
       fill(formBox, h("p.error.card", { role: "alert" }, `Heroes or skills unavailable: ${error.message}`));
     }
     await refresh();
+    root.dataset.ready = "true";
     return null;
   },
 };

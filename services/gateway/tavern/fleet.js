@@ -111,6 +111,7 @@ export default {
     } catch (error) {
       fill(summary, h("p.error", { role: "alert" }, `The warden did not answer: ${error.message}`));
     }
+    root.dataset.ready = "true";
     const live = stream("fleet:watch", {}, {
       onEvent: (data) => render(data.status || {}, data.alert_events || []),
       onState: (state) => text(liveState, state === "live" ? "● live" : state),

@@ -43,19 +43,22 @@ function drawAccuracy(canvas, points, levels, threshold) {
   g.scale(ratio, ratio);
   const pad = { l: 40, r: 10, t: 8, b: 22 };
   const steps = points.map((p) => p.step);
-  const lo = Math.min(...steps, 0), hi = Math.max(...steps, 1);
+  // A margin of 4 % on each side, so a point at the first or last step is not drawn on the frame.
+  const first = Math.min(...steps), last = Math.max(...steps);
+  const span = Math.max(1, last - first);
+  const lo = first - span * 0.04, hi = last + span * 0.04;
   const x = (s) => pad.l + ((s - lo) / Math.max(1, hi - lo)) * (width - pad.l - pad.r);
-  const y = (a) => pad.t + (1 - a) * (height - pad.t - pad.b);
+  const y = (a) => pad.t + 4 + (1 - a) * (height - pad.t - pad.b - 8);
   g.strokeStyle = "#363c48"; g.fillStyle = "#9aa3b2"; g.font = "11px system-ui"; g.lineWidth = 1;
   for (const a of [0, 0.25, 0.5, 0.75, 1]) {
     g.beginPath(); g.moveTo(pad.l, y(a)); g.lineTo(width - pad.r, y(a)); g.stroke();
     g.fillText(`${Math.round(a * 100)}%`, 4, y(a) + 4);
   }
-  g.fillText(`step ${fmtNumber(lo)}`, pad.l, height - 6);
-  const end = `step ${fmtNumber(hi)}`;
+  g.fillText(`step ${fmtNumber(first)}`, pad.l, height - 6);
+  const end = `step ${fmtNumber(last)}`;
   g.fillText(end, width - pad.r - g.measureText(end).width, height - 6);
   if (threshold) {
-    g.setLineDash([2, 3]); g.strokeStyle = "#ffd479";
+    g.setLineDash([4, 4]); g.strokeStyle = "#58c27d"; // the legend's "pass" swatch
     g.beginPath(); g.moveTo(pad.l, y(threshold)); g.lineTo(width - pad.r, y(threshold)); g.stroke();
   }
   for (const level of levels) {
@@ -168,7 +171,7 @@ async function showProblems(box, result, evaluation) {
         h("td", { "data-label": "Expected" }, h("pre.cell", {}, item.expected ?? "")),
         h("td", { "data-label": "Verdict" }, badge(item.correct ? "correct" : "wrong", item.correct ? "ok" : "error"),
           item.partial_score !== undefined && !item.correct ? h("span.muted", {}, ` partial ${fmtNumber(item.partial_score, 2)}`) : ""),
-        h("td", { "data-label": "Grader's reason" }, item.reason || "", item.parsed_answer !== undefined
+        h("td", { "data-label": "Grader's reason" }, item.reason || "", item.parsed_answer
           ? h("div.muted", {}, `parsed: ${item.parsed_answer}`) : ""))));
     wrongOnly.addEventListener("change", render);
     render();
@@ -185,21 +188,34 @@ async function showProblems(box, result, evaluation) {
   }
 }
 
+function resultLine(r, ev, problems) {
+  return h("div.result", {},
+    `${shortName(r.skill)} L${r.level} ${REGIME[r.regime] || ""}: ${r.correct || 0}/${r.total || 0} `
+    + `(${((r.accuracy || 0) * 100).toFixed(1)}%) `,
+    r.report_asset ? button("problems", () => showProblems(problems, r, ev), { class: "link",
+      "data-action": "problems", "aria-label": `problems of ${shortName(r.skill)} L${r.level}` }) : null);
+}
+
+function trialRow(ev, problems) {
+  const state = String(ev.state || "").replace("EVALUATION_STATE_", "").toLowerCase();
+  return h("tr", { "data-evaluation": ev.name },
+    h("td", { "data-label": "When" }, fmtTime(ev.end_time || ev.create_time)),
+    h("td", { "data-label": "Checkpoint" }, h("code", {}, ev.checkpoint), ev.full ? h("span.muted", {}, " · full") : ""),
+    h("td", { "data-label": "State" }, badge(state, state === "succeeded" ? "done" : state),
+      ev.error ? h("div.error", {}, ev.error) : ""),
+    h("td", { "data-label": "Results" }, (ev.results || []).map((r) => resultLine(r, ev, problems))));
+}
+
 function trialsCard(box, evaluations, problems) {
   const rows = [...evaluations].sort((a, b) => String(b.create_time).localeCompare(String(a.create_time)));
-  fill(box, h("h2", {}, `Trials (${rows.length})`), rows.length ? h("div.scroll-x", {}, h("table.data.responsive", { "data-table": "trials" },
-    h("thead", {}, h("tr", {}, ["When", "Checkpoint", "State", "Results"].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, rows.slice(0, 200).map((ev) => h("tr", { "data-evaluation": ev.name },
-      h("td", { "data-label": "When" }, fmtTime(ev.end_time || ev.create_time)),
-      h("td", { "data-label": "Checkpoint" }, h("code", {}, ev.checkpoint), ev.full ? h("span.muted", {}, " · full") : ""),
-      h("td", { "data-label": "State" }, badge(String(ev.state || "").replace("EVALUATION_STATE_", "").toLowerCase()),
-        ev.error ? h("div.error", {}, ev.error) : ""),
-      h("td", { "data-label": "Results" }, (ev.results || []).map((r) => h("div.result", {},
-        `${shortName(r.skill)} L${r.level} ${REGIME[r.regime] || ""}: ${r.correct || 0}/${r.total || 0} `
-        + `(${((r.accuracy || 0) * 100).toFixed(1)}%) `,
-        r.report_asset ? button("problems", () => showProblems(problems, r, ev),
-          { class: "link", "data-action": "problems", "aria-label": `problems of ${shortName(r.skill)} L${r.level}` }) : null)))))))))
-    : h("p.muted", {}, "No trial yet: they start when a checkpoint lands in the vault."));
+  if (!rows.length) {
+    fill(box, h("h2", {}, "Trials"), h("p.muted", {}, "No trial yet: they start when a checkpoint lands in the vault."));
+    return;
+  }
+  const head = h("thead", {}, h("tr", {}, ["When", "Checkpoint", "State", "Results"].map((c) => h("th", { scope: "col" }, c))));
+  fill(box, h("h2", {}, `Trials (${rows.length})`), h("div.scroll-x", {},
+    h("table.data.responsive", { "data-table": "trials" }, head,
+      h("tbody", {}, rows.slice(0, 200).map((ev) => trialRow(ev, problems))))));
 }
 
 export default {
@@ -209,6 +225,7 @@ export default {
     const wanted = ctx.params.get("c") || (await currentCampaign())?.name;
     if (!wanted) {
       fill(root, h("h1", {}, "Guild Hall"), h("p.muted", {}, "No campaign yet: create one on the Campaigns page."));
+      root.dataset.ready = "true";
       return null;
     }
     const picker = h("select", { "aria-label": "Campaign", "data-field": "campaign",
@@ -239,6 +256,7 @@ export default {
       fill(skillsBox, h("p.error", { role: "alert" }, error.message));
       toast(error.message, "error");
     }
+    root.dataset.ready = "true";
     const onResize = () => { for (const card of skillsBox.querySelectorAll("section.skill")) card.redraw?.(); };
     window.addEventListener("resize", onResize);
     return () => window.removeEventListener("resize", onResize);

@@ -39,11 +39,12 @@ class Column {
     this.label = label;
     this.history = [];
     this.picker = h("input", { list: "oracle-models", value: initial, spellcheck: "false",
-      "aria-label": `Model for ${label}`, "data-field": `model-${label}` });
+      "data-field": `model-${label}` });
     this.transcript = h("ol.transcript", { "aria-live": "polite", "data-column": label });
     this.title = h("h2", {}, label);
-    this.el = h("section.card.oracle-col", { "data-column": label }, this.title,
-      field("Checkpoint or alias", this.picker, options), this.transcript);
+    this.pickerField = field("Checkpoint or alias", this.picker, options);
+    this.slot = h("div", {}, this.pickerField); // blind mode moves the picker out, so a column never names it
+    this.el = h("section.card.oracle-col", { "data-column": label }, this.title, this.slot, this.transcript);
   }
 
   clear() { this.history = []; fill(this.transcript); }
@@ -118,6 +119,7 @@ export default {
     const voteBox = h("div.card.vote", { "data-panel": "vote", hidden: true });
     const tallyBox = h("div.card", { "data-panel": "tally" });
     const columns = h("div.oracle-cols");
+    const contenders = h("div.card.contenders", { hidden: true });
     let controller = null;
     let round = null; // blind: {sides: [{model, summary}], prompt, seed}
 
@@ -125,9 +127,19 @@ export default {
       const blind = mode.value === "blind";
       const two = mode.value !== "chat";
       fill(columns, left.el, two ? right.el : null);
+      if (blind) {
+        fill(contenders, h("h2", {}, "Contenders"), h("p.muted", {}, "Each round shows their answers as A and B in a "
+          + "random order; which was which appears after your vote."), h("div.form-grid.two", {}, left.pickerField,
+          right.pickerField));
+      } else {
+        fill(left.slot, left.pickerField); fill(right.slot, right.pickerField); fill(contenders);
+      }
+      contenders.hidden = !blind;
       columns.classList.toggle("two", two);
-      text(left.title, blind ? "Contender 1" : mode.value === "chat" ? "Oracle" : "A");
-      text(right.title, blind ? "Contender 2" : "B");
+      text(left.title, mode.value === "chat" ? "Oracle" : "A");
+      text(right.title, "B");
+      text(left.pickerField.querySelector("label"), blind ? "Contender 1" : "Checkpoint or alias");
+      text(right.pickerField.querySelector("label"), blind ? "Contender 2" : "Checkpoint or alias");
       voteBox.hidden = true;
       tallyBox.hidden = !blind;
       if (blind) loadTally();
@@ -229,7 +241,7 @@ export default {
         h("div.form-grid", {}, field("System", settings.system), field("Temperature", settings.temperature, "0 = greedy"),
           field("Top-p", settings.top_p), field("Top-k", settings.top_k, "0 = off"),
           field("Max new tokens", settings.max_new_tokens), field("Seed", settings.seed, "empty = a fresh one, shared"))),
-      columns, form, voteBox, tallyBox);
+      contenders, columns, form, voteBox, tallyBox);
     layout();
 
     // Suggestions: loaded models, the campaign's aliases and its newest checkpoints.
@@ -249,6 +261,7 @@ export default {
       }
       fill(datalist, [...options].map(([value, label]) => h("option", { value }, label)));
     } catch { /* suggestions only */ }
+    root.dataset.ready = "true";
     return () => { if (controller) controller.abort(); };
   },
 };

@@ -85,19 +85,20 @@ function calculatorCard(box, heroes) {
       const estimate = await api.post("memory:estimate", estimateRequest(form));
       if (mine !== pending) return;
       const total = num(estimate.total_bytes);
-      fill(result, h("table.data", { "data-table": "estimate" },
-        h("thead", {}, h("tr", {}, ["Part", "Bytes", "GiB", "Share", "How"].map((c) => h("th", { scope: "col" }, c)))),
+      fill(result, h("div.scroll-x", {}, h("table.data.estimate", { "data-table": "estimate" },
+        h("thead", {}, h("tr", {}, ["Part", "Bytes", "GiB", "Share", "How"].map((c) => h("th", { scope: "col",
+          class: c === "Share" ? "share" : "" }, c)))),
         h("tbody", {}, (estimate.components || []).map((c) => {
           const bytes = num(c.bytes);
           const bar = h("div", { style: { width: `${total ? (100 * bytes) / total : 0}%` } });
           return h("tr", { "data-component": c.name },
             h("td", {}, c.name), h("td.num", { "data-bytes": String(bytes) }, bytes.toLocaleString("en")),
-            h("td.num", {}, (bytes / GIB).toFixed(3)), h("td", {}, h("div.progress.share", {}, bar)),
+            h("td.num", {}, (bytes / GIB).toFixed(3)), h("td.share", {}, h("div.progress.share", {}, bar)),
             h("td.muted", {}, c.formula || ""));
         }), h("tr.total", { "data-component": "total" }, h("th", { scope: "row" }, "total"),
           h("td.num", { "data-bytes": String(total) }, total.toLocaleString("en")),
           h("td.num", { "data-gib": String(estimate.total_gib) }, Number(estimate.total_gib || 0).toFixed(3)),
-          h("td"), h("td.muted", {}, `${fmtNumber(num(estimate.trainable_parameters))} trainable parameters`)))));
+          h("td.share"), h("td.muted", {}, `${fmtNumber(num(estimate.trainable_parameters))} trainable parameters`))))));
     } catch (error) {
       if (mine === pending) fill(result, h("p.error", { role: "alert" }, error.message));
     }
@@ -109,7 +110,7 @@ function calculatorCard(box, heroes) {
       const peaks = await measuredPeaks(form.hero.value);
       fill(peaksBox, h("h3", {}, "Measured peak of past runs"), peaks.length
         ? h("ul", { "data-list": "peaks" }, peaks.map((p) => h("li", { "data-campaign": p.campaign.name },
-          h("strong", {}, fmtBytes(p.peak)), ` — ${p.campaign.display_name || p.campaign.name}`,
+          h("strong", { "data-peak": String(p.peak) }, fmtBytes(p.peak)), ` — ${p.campaign.display_name || p.campaign.name}`,
           h("span.muted", {}, ` (${fmtNumber(p.steps)} logged steps; the worker's own peak, with its config)`))))
         : h("p.muted", {}, "No run of this hero has logged memory yet."));
     } catch (error) {
@@ -203,10 +204,12 @@ export default {
       [heroes, campaigns] = await Promise.all([listAll("heroes", "heroes"), listAll("campaigns", "campaigns")]);
     } catch (error) {
       text(calculator, `Heroes unavailable: ${error.message}`);
+      root.dataset.ready = "true";
       return null;
     }
     calculatorCard(calculator, heroes);
     dryRunCard(dryRun, heroes, campaigns);
+    root.dataset.ready = "true";
     return null;
   },
 };
