@@ -87,18 +87,19 @@ function calculatorCard(box, heroes) {
       const total = num(estimate.total_bytes);
       fill(result, h("div.scroll-x", {}, h("table.data.estimate", { "data-table": "estimate" },
         h("thead", {}, h("tr", {}, ["Part", "Bytes", "GiB", "Share", "How"].map((c) => h("th", { scope: "col",
-          class: c === "Share" ? "share" : "" }, c)))),
+          class: c === "Share" ? "share" : c === "How" ? "how" : "" }, c)))),
         h("tbody", {}, (estimate.components || []).map((c) => {
           const bytes = num(c.bytes);
           const bar = h("div", { style: { width: `${total ? (100 * bytes) / total : 0}%` } });
           return h("tr", { "data-component": c.name },
-            h("td", {}, c.name), h("td.num", { "data-bytes": String(bytes) }, bytes.toLocaleString("en")),
+            h("td", {}, c.name, h("small.formula.muted", {}, c.formula || "")),
+            h("td.num", { "data-bytes": String(bytes) }, bytes.toLocaleString("en")),
             h("td.num", {}, (bytes / GIB).toFixed(3)), h("td.share", {}, h("div.progress.share", {}, bar)),
-            h("td.muted", {}, c.formula || ""));
+            h("td.muted.how", {}, c.formula || ""));
         }), h("tr.total", { "data-component": "total" }, h("th", { scope: "row" }, "total"),
           h("td.num", { "data-bytes": String(total) }, total.toLocaleString("en")),
           h("td.num", { "data-gib": String(estimate.total_gib) }, Number(estimate.total_gib || 0).toFixed(3)),
-          h("td.share"), h("td.muted", {}, `${fmtNumber(num(estimate.trainable_parameters))} trainable parameters`))))));
+          h("td.share"), h("td.muted.how", {}, `${fmtNumber(num(estimate.trainable_parameters))} trainable parameters`))))));
     } catch (error) {
       if (mine === pending) fill(result, h("p.error", { role: "alert" }, error.message));
     }
