@@ -34,6 +34,7 @@ from services.trainer.models import (
     RunStatus,
 )
 from services.trainer.progress import HeroProgress
+from services.trainer.quest_view_rpcs import QuestViewRpcs
 from services.trainer.series import MetricSeries
 from services.trainer.series_adapter import get_metric_series
 from services.trainer.setup_rpcs import SetupRpcs, mantra_change, setup_fields_to_pb
@@ -172,12 +173,13 @@ def _campaign_changes(campaign: pb.Campaign, paths: list[str]) -> dict[str, Any]
     return changes
 
 
-class TrainerServicer(LineageRpcs, LoopRpcs, SetupRpcs, trainer_pb2_grpc.TrainerServiceServicer):
+class TrainerServicer(LineageRpcs, LoopRpcs, QuestViewRpcs, SetupRpcs, trainer_pb2_grpc.TrainerServiceServicer):
     campaign_to_pb = staticmethod(campaign_to_pb)  # for the mixins, which must not import this module
 
     def __init__(self, domain: TrainerDomain) -> None:
         self.domain = domain
         self.series = MetricSeries(domain.store)
+        self.series.start_warming()  # the first chart after a restart comes from memory (background thread)
 
     # ---- heroes --------------------------------------------------------------------------------------
     async def ListHeroes(self, request, context):

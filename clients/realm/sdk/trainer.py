@@ -21,6 +21,7 @@ import grpc
 
 from realm.sdk.core import ServiceClient
 from realm.trainer.v1 import loop_time_pb2 as loop_pb
+from realm.trainer.v1 import quest_view_pb2 as quest_view_pb
 from realm.trainer.v1 import trainer_pb2 as pb
 
 CHUNK_BYTES = 1024 * 1024
@@ -105,6 +106,16 @@ class TrainerClient(ServiceClient):
 
     def status(self) -> pb.RunStatus:
         return self.GetRunStatus(pb.GetRunStatusRequest()).status
+
+    def quest_preview(self, quest: str, rows: int = 5) -> quest_view_pb.GetQuestPreviewResponse:
+        """The first `rows` rows (1-100) of a quest's file, as the trainer keeps it (bounded in bytes)."""
+        name = quest if quest.startswith("quests/") else f"quests/{quest}"
+        return self.GetQuestPreview(quest_view_pb.GetQuestPreviewRequest(name=name, rows=rows))
+
+    def queue_estimate(self, campaign: str) -> quest_view_pb.EstimateQuestQueueResponse:
+        """Steps, duration and start time of each quest of the campaign's queue, in run order."""
+        name = campaign if campaign.startswith("campaigns/") else f"campaigns/{campaign}"
+        return self.EstimateQuestQueue(quest_view_pb.EstimateQuestQueueRequest(campaign=name))
 
 
 

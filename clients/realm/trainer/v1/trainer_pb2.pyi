@@ -10,6 +10,7 @@ from realm.trainer.v1 import config_check_pb2 as _config_check_pb2
 from realm.trainer.v1 import hero_check_pb2 as _hero_check_pb2
 from realm.trainer.v1 import lineage_pb2 as _lineage_pb2
 from realm.trainer.v1 import loop_time_pb2 as _loop_time_pb2
+from realm.trainer.v1 import quest_view_pb2 as _quest_view_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

@@ -7,6 +7,7 @@ from realm.trainer.v1 import config_check_pb2 as realm_dot_trainer_dot_v1_dot_co
 from realm.trainer.v1 import hero_check_pb2 as realm_dot_trainer_dot_v1_dot_hero__check__pb2
 from realm.trainer.v1 import lineage_pb2 as realm_dot_trainer_dot_v1_dot_lineage__pb2
 from realm.trainer.v1 import loop_time_pb2 as realm_dot_trainer_dot_v1_dot_loop__time__pb2
+from realm.trainer.v1 import quest_view_pb2 as realm_dot_trainer_dot_v1_dot_quest__view__pb2
 from realm.trainer.v1 import trainer_pb2 as realm_dot_trainer_dot_v1_dot_trainer__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -133,6 +134,16 @@ class TrainerServiceStub:
                 '/realm.trainer.v1.TrainerService/RetryQuest',
                 request_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.RetryQuestRequest.SerializeToString,
                 response_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.RetryQuestResponse.FromString,
+                _registered_method=True)
+        self.GetQuestPreview = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/GetQuestPreview',
+                request_serializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.GetQuestPreviewRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.GetQuestPreviewResponse.FromString,
+                _registered_method=True)
+        self.EstimateQuestQueue = channel.unary_unary(
+                '/realm.trainer.v1.TrainerService/EstimateQuestQueue',
+                request_serializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.EstimateQuestQueueRequest.SerializeToString,
+                response_deserializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.EstimateQuestQueueResponse.FromString,
                 _registered_method=True)
         self.PauseTraining = channel.unary_unary(
                 '/realm.trainer.v1.TrainerService/PauseTraining',
@@ -318,6 +329,20 @@ class TrainerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetQuestPreview(self, request, context):
+        """The first rows of a quest's file (quest_view.proto), bounded in rows and bytes: what a queued quest holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EstimateQuestQueue(self, request, context):
+        """When each quest of a campaign's queue should start and how long it should take (quest_view.proto).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PauseTraining(self, request, context):
         """Checkpoint and release the device; the queue stays.
         """
@@ -494,6 +519,16 @@ def add_TrainerServiceServicer_to_server(servicer, server):
                     servicer.RetryQuest,
                     request_deserializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.RetryQuestRequest.FromString,
                     response_serializer=realm_dot_trainer_dot_v1_dot_trainer__pb2.RetryQuestResponse.SerializeToString,
+            ),
+            'GetQuestPreview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuestPreview,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.GetQuestPreviewRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.GetQuestPreviewResponse.SerializeToString,
+            ),
+            'EstimateQuestQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateQuestQueue,
+                    request_deserializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.EstimateQuestQueueRequest.FromString,
+                    response_serializer=realm_dot_trainer_dot_v1_dot_quest__view__pb2.EstimateQuestQueueResponse.SerializeToString,
             ),
             'PauseTraining': grpc.unary_unary_rpc_method_handler(
                     servicer.PauseTraining,
@@ -1065,6 +1100,60 @@ class TrainerService:
             '/realm.trainer.v1.TrainerService/RetryQuest',
             realm_dot_trainer_dot_v1_dot_trainer__pb2.RetryQuestRequest.SerializeToString,
             realm_dot_trainer_dot_v1_dot_trainer__pb2.RetryQuestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuestPreview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/GetQuestPreview',
+            realm_dot_trainer_dot_v1_dot_quest__view__pb2.GetQuestPreviewRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_quest__view__pb2.GetQuestPreviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateQuestQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realm.trainer.v1.TrainerService/EstimateQuestQueue',
+            realm_dot_trainer_dot_v1_dot_quest__view__pb2.EstimateQuestQueueRequest.SerializeToString,
+            realm_dot_trainer_dot_v1_dot_quest__view__pb2.EstimateQuestQueueResponse.FromString,
             options,
             channel_credentials,
             insecure,
