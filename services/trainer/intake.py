@@ -7,6 +7,7 @@ stays VALIDATING and the controller retries later: nothing submitted is lost.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from services.kit.errors import FailedPrecondition, InvalidArgument, RealmError, Unavailable
+from services.kit.mantra import Mantra, apply_mantra
 from services.trainer.campaigns import CampaignBook
 from services.trainer.events import EventLog
 from services.trainer.heroes import HeroRegistry, HeroSpec
@@ -77,7 +79,9 @@ def sniff_schema(path: Path) -> str:
 
 
 class TokenLengthGuard:
-    """Counts each row's tokens with the hero's tokenizer and chat template; rows over max_seq_len are errors."""
+    """Counts each row's tokens as the worker will (packing.tokenize_example): chat rows with the campaign's mantra
+    applied (services/kit/mantra.py, today's date) and the hero's chat template, completion rows plus the EOS the
+    worker appends. Rows over max_seq_len are errors, so a quest that passes intake does not fail in the worker."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, float], Any] = {}
@@ -94,7 +98,8 @@ class TokenLengthGuard:
                 self._cache[key] = AutoTokenizer.from_pretrained(str(hero.model_dir))
             return self._cache[key]
 
-    def check(self, path: Path, hero: HeroSpec, max_seq_len: int) -> dict[str, Any]:
+    def check(self, path: Path, hero: HeroSpec, max_seq_len: int, mantra: Mantra | None = None,
+              today: datetime.date | None = None) -> dict[str, Any]:
         """Findings + stats in ValidationReport shape ({"findings", "counts", "error_count", "stats"})."""
         try:
             tokenizer = self._tokenizer(hero)
@@ -106,16 +111,17 @@ class TokenLengthGuard:
         template = hero.effective_chat_template() or None
         lengths: list[int] = []
         over: list[tuple[int, int]] = []
-        pending: list[tuple[int, str]] = []
+        pending: list[tuple[int, str, int]] = []  # (line, text, tokens the worker adds: the completion's EOS)
 
         def flush() -> None:
             if not pending:
                 return
-            encoded = tokenizer([text for _, text in pending], add_special_tokens=False)["input_ids"]
-            for (line_no, _), ids in zip(pending, encoded, strict=True):
-                lengths.append(len(ids))
-                if len(ids) > max_seq_len:
-                    over.append((line_no, len(ids)))
+            encoded = tokenizer([text for _, text, _ in pending], add_special_tokens=False)["input_ids"]
+            for (line_no, _, extra), ids in zip(pending, encoded, strict=True):
+                count = len(ids) + extra
+                lengths.append(count)
+                if count > max_seq_len:
+                    over.append((line_no, count))
             pending.clear()
 
         with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
@@ -128,16 +134,15 @@ class TokenLengthGuard:
                     continue  # the curriculum's report names unparsable lines
                 if not isinstance(row, dict):
                     continue
-                text = None
                 if isinstance(row.get("messages"), list):
                     try:
-                        text = tokenizer.apply_chat_template(row["messages"], chat_template=template, tokenize=False)
+                        messages = apply_mantra(row["messages"], mantra, today=today)
+                        text = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False)
                     except Exception:  # noqa: BLE001 - a malformed row; the schema check reports it
                         continue
+                    pending.append((line_no, text, 0))
                 elif isinstance(row.get("text"), str):
-                    text = row["text"]
-                if text is not None:
-                    pending.append((line_no, text))
+                    pending.append((line_no, row["text"], 1))
                 if len(pending) >= TOKENIZE_BATCH:
                     flush()
         flush()
@@ -289,11 +294,12 @@ class QuestIntake:
         return self.validate(quest)
 
     # ---- validation --------------------------------------------------------------------------------------
-    def max_seq_len_for(self, campaign_name: str) -> tuple[HeroSpec, int]:
+    def max_seq_len_for(self, campaign_name: str) -> tuple[HeroSpec, int, Mantra]:
+        """The hero, its effective max_seq_len and the mantra the worker will apply to this campaign's rows."""
         campaign = self.campaigns.get(campaign_name)
         hero = self.heroes.get(campaign.hero)
         config = self._build_config(hero.config_defaults(), campaign.config_overrides)
-        return hero, int(config.max_seq_len)
+        return hero, int(config.max_seq_len), campaign.mantra
 
     def validate(self, quest: Quest) -> Quest:
         """Curriculum report + token guardrail -> QUEUED or REJECTED; stays VALIDATING if the curriculum is down."""
@@ -310,7 +316,7 @@ class QuestIntake:
     def _validate(self, quest: Quest) -> Quest:
         path = Path(quest.file_path)
         try:
-            hero, max_seq_len = self.max_seq_len_for(quest.campaign)
+            hero, max_seq_len, mantra = self.max_seq_len_for(quest.campaign)
         except RealmError as exc:
             report = {"accepted": False, "schema_id": quest.schema_id, "rows": quest.rows, "bytes": quest.bytes,
                       "findings": [{"kind": "training_config", "severity": "SEVERITY_ERROR", "line": 0,
@@ -331,7 +337,7 @@ class QuestIntake:
                       "counts": [{"kind": "validation_error", "severity": "SEVERITY_ERROR", "count": 1}],
                       "error_count": 1}
             return self._decide(quest, report)
-        report = merge_reports(curriculum_report, self.guard.check(path, hero, max_seq_len))
+        report = merge_reports(curriculum_report, self.guard.check(path, hero, max_seq_len, mantra))
         return self._decide(quest, report)
 
     def _decide(self, quest: Quest, report: dict[str, Any]) -> Quest:

@@ -41,7 +41,7 @@ async def running(tmp_path, tiny_hero_dir, th, request):
     params = getattr(request, "param", {}) or {}
     registry = th.MemoryRegistry()
     domain = th.make_domain(tmp_path, tiny_hero_dir, registry=registry, **params)
-    campaign = domain.campaigns.create(hero="tiny", display_name="c")
+    campaign = domain.campaigns.create(hero="tiny", mantra=th.NO_MANTRA, display_name="c")
     domain.campaigns.activate(campaign.name)
     await domain.start()
     domain.registry = registry
@@ -54,7 +54,7 @@ async def running(tmp_path, tiny_hero_dir, th, request):
 async def test_intake_queues_good_rejects_bad_and_waits_for_curriculum(tmp_path, tiny_hero_dir, th):
     validator = th.RuleValidator()
     domain = th.make_domain(tmp_path, tiny_hero_dir, validator=validator)
-    campaign = domain.campaigns.create(hero="tiny", display_name="c")
+    campaign = domain.campaigns.create(hero="tiny", mantra=th.NO_MANTRA, display_name="c")
     domain.campaigns.activate(campaign.name)
     try:
         good = await submit(domain, th, name="good")
@@ -333,7 +333,7 @@ async def test_hero_loop_enqueues_generated_quests_when_the_queue_runs_low(tmp_p
                   idle={"enabled": True, "skills": ["bin"], "queue_threshold": 1, "batch_rows": 4})
     planner = Planner()
     domain = th.make_domain(tmp_path, tiny_hero_dir, planner=planner)
-    campaign = domain.campaigns.create(hero="tiny", display_name="idle")
+    campaign = domain.campaigns.create(hero="tiny", mantra=th.NO_MANTRA, display_name="idle")
     domain.campaigns.activate(campaign.name)
     await domain.start()
     try:
@@ -397,7 +397,7 @@ async def test_hero_loop_survives_an_unreachable_curriculum(tmp_path, tiny_hero_
     th.write_hero(tmp_path / "heroes", tiny_hero_dir, idle={"enabled": True, "skills": ["bin"]})
     domain = th.make_domain(tmp_path, tiny_hero_dir)
     try:
-        campaign = domain.campaigns.create(hero="tiny", display_name="idle")
+        campaign = domain.campaigns.create(hero="tiny", mantra=th.NO_MANTRA, display_name="idle")
         loop = HeroLoop(planner=DownPlanner(), intake=domain.intake, queue=domain.queue,
                         campaigns=domain.campaigns, heroes=domain.heroes, min_interval_s=0)
         assert await loop.maybe_enqueue(campaign) == []

@@ -315,7 +315,7 @@ async def test_hero_loop_drops_a_batch_a_level_up_overtook(tmp_path, tiny_hero_d
     planner = RacingPlanner(during)
     domain = th.make_domain(tmp_path, tiny_hero_dir, planner=planner)
     try:
-        campaign = domain.campaigns.get(domain.campaigns.create(hero="tiny", display_name="road").name)
+        campaign = domain.campaigns.get(domain.campaigns.create(hero="tiny", mantra=th.NO_MANTRA, display_name="road").name)
         planner.domain, planner.campaign = domain, campaign.name
         if during == "before":
             # A level-up handled before the plan: whatever the curriculum plans now (e.g. an override back to
