@@ -2,7 +2,9 @@
 
 A queued quest's steps follow from its size the way the worker counts them (recipe.py): packed sequences of
 max_seq_len tokens (or one per row without packing), micro batches of micro_batch_size, gradient_accumulation_steps
-micro batches a step, epochs times over (max_steps wins when set). Its tokens come from the intake's token count
+micro batches a step, epochs times over (max_steps wins when set), calibrated by the steps the campaign's last
+finished quests really took against the same formula (the intake does not count the mantra's system turn). Its
+tokens come from the intake's token count
 (the validation report's tokens_total, measured with the hero's tokenizer and chat template). Its duration is
 those tokens, times the epochs, over the campaign's recent throughput: trained tokens per wall second across the
 last logged steps of each recent quest, so checkpoint saves inside a quest are paid for. The running quest keeps
@@ -20,6 +22,7 @@ from services.trainer.store import TrainerStore
 from services.trainer.worker.config import TrainingConfig, build_training_config
 
 RECENT_STEPS = 400  # STEP events looked at for the throughput
+CALIBRATION_QUESTS = 10  # newest finished quests that calibrate the step estimate
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,12 @@ def quest_tokens(quest: Quest) -> int:
 
 
 def estimate_steps(rows: int, tokens: int, config: TrainingConfig) -> tuple[int, int]:
-    """(optimizer steps, tokens trained) for a quest of `rows` rows and `tokens` tokens under `config`."""
-    if config.packing and tokens:
-        sequences = max(1, math.ceil(tokens / config.max_seq_len))
+    """(optimizer steps, tokens trained) for a quest of `rows` rows and `tokens` tokens under `config`. Packing
+    puts whole rows into sequences (best fit): rows of mean length L fill a sequence floor(max_seq_len / L) at a
+    time, and never fewer sequences than the tokens need."""
+    if config.packing and tokens and rows:
+        per_sequence = max(1, config.max_seq_len // max(1, math.ceil(tokens / rows)))
+        sequences = max(1, math.ceil(tokens / config.max_seq_len), math.ceil(rows / per_sequence))
     else:
         sequences = max(1, rows)
     micro_batches = math.ceil(sequences / config.micro_batch_size)
@@ -91,10 +97,25 @@ def estimate_steps(rows: int, tokens: int, config: TrainingConfig) -> tuple[int,
     return config.epochs * per_epoch, tokens * config.epochs
 
 
-def estimate_queue(order: Sequence[Quest], config_of, throughput: Throughput, *, running_eta: float | None = None
-                   ) -> list[QuestEstimate]:
+def calibration(finished: Sequence[Quest], config: TrainingConfig) -> float:
+    """Steps the campaign's finished quests really took over what estimate_steps says for them: what the intake's
+    token count misses (the mantra's system turn added to rows without one, packing waste). 1.0 without history
+    or under max_steps (whose step count is exact)."""
+    if config.max_steps:
+        return 1.0
+    real = estimated = 0
+    for quest in finished:
+        if quest.state is QuestState.COMPLETED and quest.steps_total and quest_tokens(quest):
+            real += quest.steps_total
+            estimated += estimate_steps(quest.rows, quest_tokens(quest), config)[0]
+    return min(4.0, max(0.25, real / estimated)) if real and estimated else 1.0
+
+
+def estimate_queue(order: Sequence[Quest], config_of, throughput: Throughput, *, running_eta: float | None = None,
+                   scale: float = 1.0) -> list[QuestEstimate]:
     """Estimates for quests in run order (a RUNNING or PAUSED quest first). `config_of(quest)` gives its training
-    config; `running_eta` is the worker's own ETA for the running quest, when it logged one."""
+    config; `running_eta` is the worker's own ETA for the running quest, when it logged one; `scale` is the
+    campaign's calibration (steps and tokens of a quest not started yet are multiplied by it)."""
     rate = throughput.tokens_per_second
     estimates: list[QuestEstimate] = []
     ahead = 0.0
@@ -104,8 +125,11 @@ def estimate_queue(order: Sequence[Quest], config_of, throughput: Throughput, *,
         tokens = quest_tokens(quest)
         steps, trained = estimate_steps(quest.rows, tokens, config_of(quest))
         started = quest.state in (QuestState.RUNNING, QuestState.PAUSED) and quest.steps_total > 0
-        if started:
+        if started:  # the worker counted them exactly; its tokens grow by the same measure
+            trained = round(trained * quest.steps_total / max(1, steps))
             steps = quest.steps_total
+        elif scale != 1.0:
+            steps, trained = max(1, round(steps * scale)), round(trained * scale)
         left = (quest.steps_total - quest.steps_done) / quest.steps_total if started else 1.0
         if quest.state is QuestState.RUNNING and running_eta is not None:
             duration, basis = running_eta, "the worker's own ETA"
@@ -163,5 +187,7 @@ def estimate_campaign_queue(domain, campaign_name: str, *, now: float) -> QueueE
     last = next((s for s in reversed(samples) if running is not None and s.quest == running.name), None)
     running_eta = max(0.0, last.eta_seconds - (now - last.time)) if last is not None and last.eta_seconds else None
     throughput = recent_throughput(samples)
-    estimates = estimate_queue(order, lambda _quest: config, throughput, running_eta=running_eta)
+    finished, _ = domain.queue.list(campaign=campaign.name, states=(QuestState.COMPLETED,), page_size=500)
+    scale = calibration(finished[-CALIBRATION_QUESTS:], config)
+    estimates = estimate_queue(order, lambda _quest: config, throughput, running_eta=running_eta, scale=scale)
     return QueueEstimate(campaign.name, estimates, throughput, campaign.state is CampaignState.ACTIVE)

@@ -90,6 +90,12 @@ class Realm:
     trainer_domain: Any
     campaign: str
     tmp: Path
+    _restart_trainer: Any = None
+
+    def restart_trainer(self):
+        """Stop the trainer and start a new one on the same port and store; returns (and keeps) its domain."""
+        self.trainer_domain = self.background.run(self._restart_trainer())
+        return self.trainer_domain
 
     def submit(self, data: bytes, display_name: str, priority: str = "PRIORITY_NORMAL"):
         from realm.trainer.v1 import trainer_pb2 as tpb
@@ -144,8 +150,21 @@ async def serve_stack(tmp: Path, hero_dir: Path):
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
+
+    async def restart_trainer():
+        """A fresh trainer (new domain, caches and controller) on the same port and data dir, as after a restart."""
+        nonlocal trainer
+        await trainer.stop(0.5)
+        servers.remove(trainer)
+        trainer = ServiceServer(settings, "trainer", metrics_port=False)
+        fresh = build_domain(settings)
+        await trainer_setup(trainer, domain=fresh)
+        await trainer.start()
+        servers.append(trainer)
+        return fresh
+
     try:
-        yield settings, domain, f"http://127.0.0.1:{port}"
+        yield settings, domain, f"http://127.0.0.1:{port}", restart_trainer
     finally:
         await runner.cleanup()
         for server in reversed(servers):
@@ -166,12 +185,12 @@ def realm_for(tmp: Path, hero_dir: Path, campaign_name: str = "Browser campaign"
 
     background = Background()
     try:
-        settings, domain, url = background.enter(serve_stack(tmp, hero_dir))
+        settings, domain, url, restart_trainer = background.enter(serve_stack(tmp, hero_dir))
         admin = connect(settings, token=ADMIN_TOKEN)
         campaign = admin.trainer.CreateCampaign(tpb.CreateCampaignRequest(campaign=tpb.Campaign(
             display_name=campaign_name, hero="heroes/tiny"), campaign_id="browser")).campaign.name
         admin.trainer.ActivateCampaign(tpb.ActivateCampaignRequest(name=campaign))
-        yield Realm(background, url, admin, domain, campaign, tmp)
+        yield Realm(background, url, admin, domain, campaign, tmp, restart_trainer)
     finally:
         background.close()
 

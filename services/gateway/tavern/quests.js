@@ -11,15 +11,38 @@ const STATE_WORD = { QUEST_STATE_VALIDATING: "queued", QUEST_STATE_QUEUED: "queu
 const ORDER = { running: 0, queued: 1, rejected: 2, done: 3 };
 const PREVIEW_ROWS = 5;
 
+function rowParts(row) {
+  if (Array.isArray(row.messages)) return row.messages.map((m) => `${m.role}: ${m.content}`);
+  if (typeof row.text === "string") return [row.text];
+  return [JSON.stringify(row)];
+}
+
 export function previewRows(textContent, limit = PREVIEW_ROWS) {
   return textContent.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.trim()).slice(0, limit).map((line, i) => {
     try {
       const row = JSON.parse(line);
-      if (Array.isArray(row.messages)) return { line: i + 1, parts: row.messages.map((m) => `${m.role}: ${m.content}`) };
-      if (typeof row.text === "string") return { line: i + 1, parts: [row.text] };
-      return { line: i + 1, parts: [JSON.stringify(row)] };
+      return { line: i + 1, parts: row && typeof row === "object" && !Array.isArray(row) ? rowParts(row) : [line] };
     } catch { return { line: i + 1, parts: [`(not JSON) ${line.slice(0, 200)}`] }; }
   });
+}
+
+// GetQuestPreview's rows (the trainer's copy of the file): a parsed row, or the raw text of a line that is not one.
+function serverPreviewRows(reply) {
+  return (reply.rows || []).map((r) => ({ line: num(r.line),
+    parts: r.row ? rowParts(r.row) : [`${r.clipped ? "(cut) " : "(not JSON) "}${r.text || ""}`] }));
+}
+
+// A queued quest's ETA cell from EstimateQuestQueue: when it should start and how long it should take.
+function etaCell(estimate, isQueued) {
+  if (!estimate) return isQueued ? "estimating…" : "—";
+  const takes = estimate.duration_seconds ? fmtDuration(estimate.duration_seconds) : "";
+  const word = !estimate.known ? `unknown (${estimate.basis})`
+    : num(estimate.position) === 0 ? `${takes} left`
+      : `starts in ${fmtDuration(estimate.starts_in_seconds) === "—" ? "0s" : fmtDuration(estimate.starts_in_seconds)}`
+        + (takes ? `, takes ${takes}` : "");
+  return h("span", { "data-eta": estimate.known ? "known" : "unknown", title: estimate.basis,
+    "data-starts-in": String(Math.round(estimate.starts_in_seconds || 0)) }, word,
+  num(estimate.steps) ? h("span.muted", {}, ` · ~${fmtNumber(num(estimate.steps))} steps`) : "");
 }
 
 function previewBlock(rows) {
@@ -54,8 +77,8 @@ export default {
     if (!campaign) { fill(root, h("h1", {}, "Quests"), h("p.muted", {}, "Create a campaign first.")); return null; }
     const result = h("div.result", { "aria-live": "polite" });
     const list = h("div", { "data-queue": "list" });
-    let run = {};
     let quests = [];
+    let estimates = new Map();
 
     // -- upload -------------------------------------------------------------------------------------------------
     const fileInput = h("input", { type: "file", accept: ".jsonl,.json,application/jsonl,text/plain",
@@ -109,22 +132,8 @@ export default {
       try { await fn(); await refresh(); } catch (error) { toast(`${label}: ${error.message}`, "error"); }
     }, { disabled: !ctx.canWrite, ...attrs });
 
-    function etaFor(queued) {
-      // Seconds per step from the running quest's own pace; quests ahead are summed in queue order.
-      const step = run.last_step || {};
-      const remaining = num(step.quest_steps_total) - num(step.quest_step);
-      const perStep = remaining > 0 && step.eta_seconds ? step.eta_seconds / remaining : 0;
-      let ahead = num(step.eta_seconds);
-      const etas = new Map();
-      for (const q of queued) {
-        etas.set(q.name, perStep && ahead >= 0 ? ahead : null);
-        ahead = num(q.steps_total) && perStep ? ahead + num(q.steps_total) * perStep : -1;
-      }
-      return etas;
-    }
-
     let dragged = null;
-    function row(q, index, queued, etas) {
+    function row(q, index, queued) {
       const word = STATE_WORD[q.state] || "queued";
       const fine = enumWord(q.state, "QUEST_STATE_");
       const isQueued = q.state === "QUEST_STATE_QUEUED";
@@ -150,7 +159,6 @@ export default {
             await refresh();
           } catch (error) { toast(`Priority: ${error.message}`, "error"); }
         } }, PRIORITIES.map((p) => h("option", { value: p, selected: p === q.priority }, enumWord(p, "PRIORITY_"))));
-      const eta = etas.get(q.name);
       const preview = h("div");
       const details = h("div.details");
       const actions = h("div.row", {},
@@ -176,41 +184,39 @@ export default {
         h("td", { "data-label": "Priority" }, prioritySelect),
         h("td", { "data-label": "Rows" }, fmtNumber(num(q.rows))),
         h("td", { "data-label": "Progress" }, num(q.steps_total) ? `${num(q.steps_done)} / ${num(q.steps_total)}` : "—"),
-        h("td", { "data-label": "ETA" }, q.state === "QUEST_STATE_RUNNING" ? fmtDuration(run.last_step?.eta_seconds)
-          : isQueued ? (eta === null || eta === undefined ? "after the quests ahead" : `starts in ${fmtDuration(eta) || "0s"}`) : "—"),
+        h("td", { "data-label": "ETA" }, ["QUEST_STATE_RUNNING", "QUEST_STATE_PAUSED"].includes(q.state) || isQueued
+          ? etaCell(estimates.get(q.name), isQueued) : "—"),
         h("td", { "data-label": "" }, actions)),
       h("tr.detail-row", {}, h("td", { colspan: "8" }, details))];
     }
 
     async function loadPreview(q, box) {
-      if (!q.dataset_asset) { fill(box, h("p.muted", {}, "This quest's file is kept by the trainer; no preview from the vault.")); return; }
+      fill(box, h("p.muted", {}, "Loading the first rows…"));
       try {
-        const asset = (await api.get(q.dataset_asset)).asset || {};
-        const file = (asset.files || []).find((f) => /\.jsonl?$/.test(f.path)) || (asset.files || [])[0];
-        if (!file) return;
-        const s = stream(`${q.dataset_asset}/files:download`, { path: file.path, chunk_size: 65536 }, {
-          onEvent: (data) => {
-            s.close();
-            const bytes = Uint8Array.from(atob(data.chunk || ""), (c) => c.charCodeAt(0));
-            fill(box, h("p", {}, "First rows:"), previewBlock(previewRows(new TextDecoder().decode(bytes))));
-          },
-        });
+        const reply = await api.get(`${q.name}:preview`, { rows: PREVIEW_ROWS });
+        const more = reply.truncated ? ` of ${fmtNumber(num(reply.total_rows))}` : "";
+        fill(box, h("p", {}, `First ${(reply.rows || []).length}${more} rows:`),
+          h("div", { "data-preview": q.name }, previewBlock(serverPreviewRows(reply))));
       } catch (error) { fill(box, h("p.error", {}, `Preview: ${error.message}`)); }
     }
 
     async function refresh() {
-      [quests, run] = await Promise.all([listAll("quests", "quests", { campaign: campaign.name }),
-        api.get("run").then((r) => r.status || {}).catch(() => ({}))]);
+      let estimate;
+      [quests, estimate] = await Promise.all([listAll("quests", "quests", { campaign: campaign.name }),
+        api.get(`${campaign.name}/quests:estimate`).catch(() => ({}))]);
+      estimates = new Map((estimate.quests || []).map((e) => [e.quest, e]));
       const byOrder = (a, b) => (ORDER[STATE_WORD[a.state]] - ORDER[STATE_WORD[b.state]])
         || (PRIORITIES.indexOf(a.priority) - PRIORITIES.indexOf(b.priority)) || (num(a.position) - num(b.position))
         || String(b.create_time).localeCompare(String(a.create_time));
       quests.sort(byOrder);
       const queued = quests.filter((q) => q.state === "QUEST_STATE_QUEUED");
-      const etas = etaFor(queued);
       if (!quests.length) { fill(list, h("p.muted", {}, "No quests yet.")); return; }
       fill(list, h("div.scroll-x", {}, h("table.data.responsive.queue", {},
         h("thead", {}, h("tr", {}, ["#", "Quest", "State", "Priority", "Rows", "Steps", "ETA", ""].map((t) => h("th", {}, t)))),
-        h("tbody", {}, quests.map((q) => row(q, queued.indexOf(q), queued, etas))))));
+        h("tbody", {}, quests.map((q) => row(q, queued.indexOf(q), queued))))),
+      estimate.tokens_per_second ? h("p.muted", { "data-throughput": "" }, `ETAs from ${fmtNumber(Math.round(
+        estimate.tokens_per_second))} tokens/s: ${estimate.throughput_basis}${estimate.active ? "" : "; the campaign is not active"}.`)
+        : h("p.muted", {}, `No ETA yet: ${estimate.throughput_basis || "the trainer gave no estimate"}.`));
       root.dataset.ready = "true";
     }
 

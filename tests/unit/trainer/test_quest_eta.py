@@ -9,6 +9,7 @@ from services.trainer.models import Priority, Quest, QuestState
 from services.trainer.quest_eta import (
     StepSample,
     Throughput,
+    calibration,
     estimate_queue,
     estimate_steps,
     recent_throughput,
@@ -69,3 +70,22 @@ def test_unknowns_say_why_and_make_later_start_times_unknown():
     assert after.duration_seconds > 0 and not after.known  # its own duration is known, its start is not
     nothing = estimate_queue([quest("quests/x")], lambda _q: CONFIG, Throughput(0.0, "no steps logged yet"))
     assert not nothing[0].known and "no steps logged yet" in nothing[0].basis
+
+
+def test_rows_too_long_to_share_a_sequence_take_one_each():
+    # 40 rows of 80 tokens: 25 sequences' worth of tokens, but best fit cannot put two rows in 128 tokens.
+    config = TrainingConfig(max_seq_len=128, micro_batch_size=4)
+    assert estimate_steps(40, 3200, config) == (10, 3200)
+
+
+def test_finished_quests_calibrate_what_the_intake_count_misses():
+    config = TrainingConfig(max_seq_len=128, micro_batch_size=4)
+    # The worker really took 8 steps where the formula says 4 (e.g. a mantra doubled each row).
+    done = quest("quests/done", QuestState.COMPLETED, rows=40, tokens=1600, steps_done=8, steps_total=8)
+    assert estimate_steps(40, 1600, config)[0] == 4
+    scale = calibration([done], config)
+    assert scale == 2.0
+    assert calibration([done], TrainingConfig(max_seq_len=128, micro_batch_size=4, max_steps=7)) == 1.0
+    [queued] = estimate_queue([quest("quests/next", rows=40, tokens=1600)], lambda _q: config,
+                              Throughput(100.0, "test"), scale=scale)
+    assert (queued.steps, queued.tokens) == (8, 3200) and queued.duration_seconds == pytest.approx(32.0)
