@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=6000, help="rows per quest (heroes/tiny.yaml idle.batch_rows)")
     parser.add_argument("--arm", action="append", default=None, metavar="NAME:key=value,...")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-current", action="store_true", help="only the --arm candidates (not heroes/tiny.yaml)")
     args = parser.parse_args(argv)
     import torch
 
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     defaults, optimizer = hero_defaults()
     base = {**defaults, "optimizer": optimizer.get("kind", "adamw"), "weight_decay": optimizer.get("weight_decay", 0.0)}
-    arms = [("current", base)] + [(n, {**base, **c}) for n, c in map(parse_arm, args.arm or DEFAULT_ARMS)]
+    arms = [] if args.no_current else [("current", base)]
+    arms += [(n, {**base, **c}) for n, c in map(parse_arm, args.arm or DEFAULT_ARMS)]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="realm-levers-") as tmp:
         work = Path(tmp)

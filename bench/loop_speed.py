@@ -106,9 +106,12 @@ def run_realm(work: Path, budget_s: float, overrides: list[str], hero_overrides:
 
     config = write_config(work, overrides, hero_overrides)
     build_tiny_hero(work / "var" / "heroes" / "tiny")
+    from realm_ops.play import PLAY_ENVIRONMENT
+
     log = open(work / "up.log", "wb")
+    env = {**PLAY_ENVIRONMENT, **os.environ}  # what `realm play` gives the supervisor
     up = subprocess.Popen([sys.executable, "-m", "realm.cli.main", "--config", str(config), "up"], stdout=log,
-                          stderr=subprocess.STDOUT, cwd=work, start_new_session=True)
+                          stderr=subprocess.STDOUT, cwd=work, start_new_session=True, env=env)
     try:
         from realm.settings import load_settings
 

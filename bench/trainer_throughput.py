@@ -9,7 +9,7 @@ only to the longest example of the batch (dynamic padding). One thread each, run
 Time to loss (tokens/s alone hides learning per token): HF `Trainer` with pad-to-longest, `batch` examples per
 optimizer step, one epoch; its target is the mean loss of its last 10 % of steps (where its epoch ends). Our
 worker runs the same examples per optimizer step on average (micro_batch_size = packed sequences holding `batch`
-examples), the same lr schedule over its own steps; each run's time to the target is the first moment the
+examples, rounded up), the same lr schedule over its own steps; each run's time to the target is the first moment the
 trailing mean of its step losses (same window) is at or below it.
 
     .venv/bin/python bench/trainer_throughput.py [--rows 600] [--epochs 1] [--repeats 2]
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import tempfile
@@ -183,7 +184,9 @@ def time_to_loss(hero: Path, quest: Path, examples, tmp_path: Path, *, batch: in
     target = sum(loss for _, loss in hf_curve[-window:]) / window
     packed = PackedQuest.build(examples, max_seq_len, packing=True)
     per_sequence = len(examples) / len(packed.sequences)
-    micro_batch = max(1, round(batch / per_sequence))  # packed sequences holding `batch` examples on average
+    # Packed sequences holding at least `batch` examples on average: rounding up gives ours fewer, larger steps
+    # (fewer updates than HF), the conservative side of "the same examples per optimizer step".
+    micro_batch = max(1, math.ceil(batch / per_sequence))
     ours_curve: list[tuple[float, float]] = []
     run_ours(hero, quest, tmp_path / "ours-ttl", batch=micro_batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
              curve=ours_curve)

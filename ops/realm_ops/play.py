@@ -4,6 +4,7 @@ supervisor, make sure a campaign is active, and show the hero's progress live un
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 
@@ -22,6 +23,9 @@ DEFAULT_WEIGHTS = {"bin": 1.0, "syllo": 0.002}
 # is ~49 tokens of system turn on every ~29-token BIN L1 row, 2.7x the compute per example for a random-init
 # model that has no use for it (bench/loop_levers.py measures the difference). Other heroes keep the default.
 HERO_MANTRAS = {"tiny": ""}
+# Every service of this host shares the same few cores: OpenMP threads that spin while they wait starve the
+# other processes (inference running a trial beside the training worker). An operator's own value wins.
+PLAY_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -122,6 +126,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     from services.kit.logs import configure_logging
 
     conf = settings(args)
+    for name, value in PLAY_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)  # inherited by the supervisor's children (realm.yaml supervisor.pass_env)
     configure_logging("warning", "console")
     stop = threading.Event()
     with LiveView(progress=not args.no_follow) as view:
