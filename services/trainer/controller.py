@@ -34,7 +34,7 @@ from typing import Any
 
 import structlog
 
-from services.kit.errors import FailedPrecondition, RealmError
+from services.kit.errors import RealmError
 from services.trainer.campaigns import CampaignBook
 from services.trainer.config import ControllerSettings
 from services.trainer.events import EventLog
@@ -50,13 +50,13 @@ from services.trainer.models import (
     Quest,
     QuestState,
     RunState,
-    RunStatus,
 )
 from services.trainer.outbox import CheckpointOutbox
 from services.trainer.prefetch import QuestPrefetch
 from services.trainer.progress import award_xp
 from services.trainer.quests import QuestQueue
-from services.trainer.run_tables import ENDINGS, LIVE_TRANSITIONS, SENDS, Attempt, Ending
+from services.trainer.run_control import RunControl
+from services.trainer.run_tables import ENDINGS, LIVE_TRANSITIONS, SENDS, Attempt, Ending  # noqa: F401 (SENDS: all tables importable here)
 from services.trainer.worker.protocol import (
     CheckpointSavedEvent,
     ControlWord,
@@ -72,10 +72,11 @@ from services.trainer.worker_process import WorkerHandle, is_our_worker, kill_gr
 
 log = structlog.get_logger("realm.trainer.controller")
 
-DESIRED_KEY = "run.desired"
 
 
-class RunController:
+class RunController(RunControl):
+    """The run loop; the control calls and the run status are its RunControl mixin (run_control.py)."""
+
     def __init__(
         self,
         *,
@@ -124,104 +125,6 @@ class RunController:
             Ending.FAILED: self._end_failed,
             Ending.CRASHED: self._end_crashed,
         }
-
-    # ---- desired state -----------------------------------------------------------------------------------
-    @property
-    def desired(self) -> Desired:
-        return Desired(self.queue.store.get_value(DESIRED_KEY, Desired.RUNNING))
-
-    def _set_desired(self, value: Desired) -> None:
-        self.queue.store.set_value(DESIRED_KEY, value.value)
-
-    def _set_state(self, state: RunState, message: str = "") -> None:
-        changed = state is not self._state
-        self._state = state
-        if message:
-            self._message = message
-        self._update_time = time.time()
-        if changed:
-            self.events.publish(
-                EventKind.RUN_STATE_CHANGED, campaign=self._campaign, quest=self._quest, run_state=state,
-                message=message,
-            )
-
-    # ---- status and control (called from the servicer on the event loop) ---------------------------------
-    @property
-    def current(self) -> tuple[str, str]:  # (campaign, quest); quest is "" between quests
-        return self._campaign, self._quest
-
-    def status(self) -> RunStatus:
-        restarts = 0
-        quest, attempt = self._quest, self._attempt
-        if quest:
-            with contextlib.suppress(RealmError):
-                restarts = self.queue.get(quest).worker_restarts
-        return RunStatus(
-            state=self._state, campaign=self._campaign, quest=quest, last_step=self._last_step,
-            last_checkpoint=self._last_checkpoint, queued_quests=self.queue.count_in_state(QuestState.QUEUED),
-            worker_pid=attempt.process.pid if attempt else 0, worker_restarts=restarts,
-            message=self._message, update_time=self._update_time,
-        )
-
-    def _send(self, attempt: Attempt, word: ControlWord, reason: str) -> None:
-        write_control(Path(self.queue.get(self._quest).run_dir), word)
-        attempt.requested, attempt.reason = word, reason
-        if attempt.watchdog is None or attempt.watchdog.done():
-            attempt.watchdog = asyncio.get_running_loop().create_task(self._enforce(attempt))
-
-    async def _enforce(self, attempt: Attempt) -> None:
-        """Kill a worker that has not honoured a control request in time; the request still applies."""
-        await asyncio.sleep(self.settings.control_timeout_s)
-        if attempt.process.returncode is None:
-            log.warning("worker ignored a control request; killing it", pid=attempt.process.pid,
-                        request=attempt.requested)
-            kill_group(attempt.process.pid)
-
-    def _halt(self, word: ControlWord, desired: Desired, reason: str, *, halting: RunState, halted: RunState,
-              pending_message: str) -> RunStatus:
-        self._set_desired(desired)
-        attempt = self._attempt
-        if attempt is None:
-            self._set_state(halted, reason or desired.value.lower())
-        elif SENDS.get((word, attempt.requested), False):
-            self._send(attempt, word, reason or desired.value.lower())
-            self._set_state(halting, reason or pending_message)
-        return self.status()
-
-    def pause(self, reason: str = "") -> RunStatus:
-        return self._halt(ControlWord.PAUSE, Desired.PAUSED, reason, halting=RunState.PAUSING,
-                          halted=RunState.PAUSED, pending_message="pausing: checkpoint, then release the device")
-
-    def stop(self, reason: str = "") -> RunStatus:
-        return self._halt(ControlWord.STOP, Desired.STOPPED, reason, halting=RunState.STOPPING,
-                          halted=RunState.STOPPED, pending_message="stopping: checkpoint, then idle until resumed")
-
-    def resume(self) -> RunStatus:
-        self._set_desired(Desired.RUNNING)
-        if self._attempt is None:
-            self._set_state(RunState.IDLE, "resumed")
-        self._wake.set()
-        return self.status()
-
-    def skip(self, name: str, reason: str = "") -> RunStatus:
-        quest = self.queue.get(name)
-        if quest.name == self._quest and (self._attempt is not None or quest.state is QuestState.RUNNING):
-            if self._attempt is not None:
-                self._send(self._attempt, ControlWord.SKIP, reason or "skipped")
-            else:  # its worker is being (re)launched: the skip applies as soon as it runs
-                self._pending_skip = reason or "skipped"
-            return self.status()
-        if quest.state is QuestState.PAUSED:
-            self._finish(quest, QuestState.SKIPPED, reason or "skipped while paused")
-            return self.status()
-        raise FailedPrecondition(
-            f"{quest.name} is {quest.state.value}, not the running quest"
-            + (f" ({self._quest} is)" if self._quest else ""),
-            field="name",
-        )
-
-    def wake(self) -> None:
-        self._wake.set()
 
     # ---- the loop ----------------------------------------------------------------------------------------
     async def run(self) -> None:

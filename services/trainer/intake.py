@@ -160,6 +160,11 @@ class TokenLengthGuard:
         return {"findings": findings, "counts": counts, "error_count": len(over), "stats": stats}
 
 
+def _flush_and_sync(handle) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
 def merge_reports(curriculum: dict[str, Any], guard: dict[str, Any]) -> dict[str, Any]:
     report = dict(curriculum)
     report["findings"] = list(curriculum.get("findings", [])) + guard["findings"]
@@ -212,8 +217,10 @@ class QuestIntake:
         return found.name
 
     async def submit(self, header: QuestHeader, chunks: AsyncIterable[bytes]) -> Quest:
-        """Client-streamed upload: the bytes land in a temp file (fsynced) before the quest exists."""
-        campaign = self.resolve_campaign(header.campaign)
+        """Client-streamed upload: the bytes land in a temp file (fsynced) before the quest exists.
+
+        Runs on the servicer's event loop: every file and SQLite call goes to a thread."""
+        campaign = await asyncio.to_thread(self.resolve_campaign, header.campaign)
         schema_id = header.schema_id or _sidecar_schema(header.sidecar_json)
         temp = self.root / "incoming" / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
@@ -221,7 +228,8 @@ class QuestIntake:
         lines = 0
         last_byte = b"\n"
         try:
-            with temp.open("wb") as handle:
+            handle = await asyncio.to_thread(temp.open, "wb")
+            try:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > self.max_quest_bytes:
@@ -230,29 +238,35 @@ class QuestIntake:
                     lines += chunk.count(b"\n")
                     if chunk:
                         last_byte = chunk[-1:]
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
+                    await asyncio.to_thread(handle.write, chunk)
+                await asyncio.to_thread(_flush_and_sync, handle)
+            finally:
+                await asyncio.to_thread(handle.close)
             if size == 0:
                 raise InvalidArgument("the quest file is empty", field="chunk")
             rows = lines + (0 if last_byte == b"\n" else 1)
             quest_id = mint_id(header.display_name or "quest")
-            quest_dir = self.root / "quests" / quest_id
-            quest_dir.mkdir(parents=True)
-            final = quest_dir / "quest.jsonl"
-            os.replace(temp, final)
+            final = await asyncio.to_thread(self._place_upload, temp, quest_id, header.sidecar_json)
         finally:
-            temp.unlink(missing_ok=True)
-        if header.sidecar_json:
-            (quest_dir / "quest.meta.json").write_text(header.sidecar_json, encoding="utf-8")
-        schema_id = schema_id or sniff_schema(final)
-        quest = self.queue.add(
-            quest_id=quest_id, campaign=campaign, display_name=header.display_name, priority=header.priority,
-            source=header.source or "upload", labels=dict(header.labels), schema_id=schema_id,
-            sidecar_json=header.sidecar_json, file_path=str(final), rows=rows, size_bytes=size,
-            sha256=digest.hexdigest(),
-        )
+            await asyncio.to_thread(temp.unlink, missing_ok=True)
+        quest = await asyncio.to_thread(
+            lambda: self.queue.add(
+                quest_id=quest_id, campaign=campaign, display_name=header.display_name, priority=header.priority,
+                source=header.source or "upload", labels=dict(header.labels),
+                schema_id=schema_id or sniff_schema(final), sidecar_json=header.sidecar_json, file_path=str(final),
+                rows=rows, size_bytes=size, sha256=digest.hexdigest(),
+            ))
         return await asyncio.to_thread(self.validate, quest)
+
+    def _place_upload(self, temp: Path, quest_id: str, sidecar_json: str) -> Path:
+        """The fsynced temp file becomes quests/<id>/quest.jsonl (+ its sidecar); blocking."""
+        quest_dir = self.root / "quests" / quest_id
+        quest_dir.mkdir(parents=True)
+        final = quest_dir / "quest.jsonl"
+        os.replace(temp, final)
+        if sidecar_json:
+            (quest_dir / "quest.meta.json").write_text(sidecar_json, encoding="utf-8")
+        return final
 
     def import_asset(self, header: QuestHeader, dataset_asset: str) -> Quest:
         """Pull a vault dataset asset (its .jsonl file and optional .meta.json sidecar) and queue it."""

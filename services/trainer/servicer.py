@@ -307,21 +307,22 @@ class TrainerServicer(LineageRpcs, LoopRpcs, QuestViewRpcs, SetupRpcs, trainer_p
         return pb.RetryQuestResponse(quest=quest_to_pb(quest))
 
     # ---- run control ---------------------------------------------------------------------------------
-    # The controller owns its run state on the event loop (it decides and signals the worker there); each call
-    # below is a few single-row statements, like the controller's own loop. Status reads go to a thread.
+    # The controller decides on the event loop (its run state lives there); its SQLite and control-file I/O
+    # run in a thread (run_control.py: the *_async calls). Status reads go to a thread.
     async def PauseTraining(self, request, context):
-        return pb.PauseTrainingResponse(status=status_to_pb(self.domain.controller.pause(request.reason)))
+        return pb.PauseTrainingResponse(status=status_to_pb(await self.domain.controller.pause_async(request.reason)))
 
     async def ResumeTraining(self, request, context):
-        return pb.ResumeTrainingResponse(status=status_to_pb(self.domain.controller.resume()))
+        return pb.ResumeTrainingResponse(status=status_to_pb(await self.domain.controller.resume_async()))
 
     async def StopTraining(self, request, context):
-        return pb.StopTrainingResponse(status=status_to_pb(self.domain.controller.stop(request.reason)))
+        return pb.StopTrainingResponse(status=status_to_pb(await self.domain.controller.stop_async(request.reason)))
 
     async def SkipQuest(self, request, context):
         if not request.name:
             raise InvalidArgument("name the running quest (so a late click cannot skip the next one)", field="name")
-        return pb.SkipQuestResponse(status=status_to_pb(self.domain.controller.skip(request.name, request.reason)))
+        status = await self.domain.controller.skip_async(request.name, request.reason)
+        return pb.SkipQuestResponse(status=status_to_pb(status))
 
     async def GetRunStatus(self, request, context):
         return pb.GetRunStatusResponse(status=status_to_pb(await asyncio.to_thread(self.domain.controller.status)))
