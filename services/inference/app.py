@@ -70,7 +70,7 @@ def backend_factory(config: InferenceConfig):
 def build_pool(config: InferenceConfig, vault_client=None) -> ModelPool:
     cache = VaultCheckpointCache(vault_client, config.cache_dir) if vault_client is not None else None
     return ModelPool(backend_factory(config), replace(config.pool, on_demand=config.on_demand), cache,
-                     limits=config.limits)
+                     limits=config.limits, tgi_checkpoint_dirs=config.tgi_tokenizers)
 
 
 async def setup(server: ServiceServer) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -162,8 +162,11 @@ def checkpoint_bytes(path: Path) -> int:
 
 class ModelPool:
     def __init__(self, factory: BackendFactory, config: PoolConfig,
-                 vault_cache: VaultCheckpointCache | None = None, limits: GenerationLimits | None = None) -> None:
+                 vault_cache: VaultCheckpointCache | None = None, limits: GenerationLimits | None = None,
+                 tgi_checkpoint_dirs: Mapping[str, str] | None = None) -> None:
         self._factory = factory
+        # TGI URL -> the local copy of the checkpoint it serves (inference.tgi_tokenizers): its mantra.json.
+        self._tgi_checkpoint_dirs = dict(tgi_checkpoint_dirs or {})
         self._config = config
         self._vault_cache = vault_cache
         self._limits = limits or GenerationLimits()
@@ -262,12 +265,13 @@ class ModelPool:
         try:
             location, asset, parent, step = await asyncio.to_thread(self._locate, spec)
             if spec.backend == BACKEND_TRANSFORMERS:
-                await self._make_room(entry, checkpoint_bytes(Path(location)))
+                await self._make_room(entry, await asyncio.to_thread(checkpoint_bytes, Path(location)))
             else:
                 await self._make_room(entry, 0)
             # Read before the backend is built: a malformed mantra.json fails the load without leaking a model.
-            mantra = await asyncio.to_thread(read_mantra_file, Path(location)) \
-                if spec.backend == BACKEND_TRANSFORMERS else None
+            # A TGI URL has no directory of its own; its local checkpoint copy (tokenizer dir) may carry one.
+            mantra_dir = location if spec.backend == BACKEND_TRANSFORMERS else self._tgi_checkpoint_dirs.get(location)
+            mantra = await asyncio.to_thread(read_mantra_file, Path(mantra_dir)) if mantra_dir else None
             backend = await asyncio.to_thread(self._factory, spec, location, entry.model_id)
         except Exception as error:
             if isinstance(error, RealmError):
