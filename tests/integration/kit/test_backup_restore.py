@@ -37,7 +37,8 @@ from services.kit.config import settings_from_dict
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = ("vault", "curriculum", "trainer")
-STORES = {"vault": {"catalog"}, "curriculum": {"progression", "evaluations"}, "trainer": {"trainer"}}
+STORES = {"vault": {"catalog"}, "curriculum": {"progression", "evaluations", "votes", "passives"},
+          "trainer": {"trainer"}}
 START_TIMEOUT_S = 120.0
 
 
