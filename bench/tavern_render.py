@@ -3,9 +3,11 @@
 gateway on loopback). Goal: under 1 s each.
 
 Baseline, measured in the same run: the same pages with a small campaign (200 points / 50 checkpoints), so the
-ratio says what the data size costs. "First render" = from navigation start to the page marking itself ready
-(Battle: both charts drawn from the server's downsampled series; Vault: the first page of the virtualised list
-drawn), read in the page with performance.now(). Vault "all" = every checkpoint listed.
+ratio says what the data size costs; the "cold" rows are the first Battle visit right after a trainer restart, with
+the series snapshots the trainer saves and (the former behaviour) without them. "First render" = from navigation
+start to the page marking itself ready (Battle: both charts drawn from the server's downsampled series; Vault: the
+first page of the virtualised list drawn), read in the page with performance.now(). Vault "all" = every
+checkpoint listed.
 
 The step events are written straight into the trainer's event table (a worker would take hours to log 200,000
 steps here); the checkpoints are real vault uploads (one tiny file each, deduplicated).
@@ -120,18 +122,33 @@ def main() -> None:
                 for page_name in ("battle", "vault"):
                     ready, everything = measure(context, realm.url, page_name, args.repeats)
                     results.append((page_name, size_label, ready, everything))
+            # The first Battle visit right after a trainer restart (large campaign still active): with the series
+            # snapshots the trainer saved, and without them (every step event parsed, as before snapshots).
+            for size_label, drop_snapshots in (("cold, no snapshot", True), ("cold", False)):
+                firsts = []
+                for _ in range(args.repeats):
+                    if drop_snapshots:
+                        realm.trainer_domain.store.execute("DELETE FROM series_snapshots")
+                    realm.restart_trainer()
+                    firsts.append(measure(context, realm.url, "battle", 1)[0])
+                ready = statistics.median(firsts)
+                results.append(("battle", size_label, ready, ready))
             context.close()
     by_key = {(p, s): (r, a) for p, s, r, a in results}
     sizes = {("battle", "small"): "200 points", ("battle", "large"): f"{args.points:,} points",
-             ("vault", "small"): "50 checkpoints", ("vault", "large"): f"{args.checkpoints:,} checkpoints"}
-    print(f"{'page':8} {'data':>20} {'first render ms':>16} {'all loaded ms':>14} {'ratio vs small':>15}")
+             ("vault", "small"): "50 checkpoints", ("vault", "large"): f"{args.checkpoints:,} checkpoints",
+             ("battle", "cold"): f"{args.points:,}, after restart", ("battle", "cold, no snapshot"):
+             f"{args.points:,}, restart, no snap"}
+    print(f"{'page':8} {'data':>28} {'first render ms':>16} {'all loaded ms':>14} {'ratio vs small':>15}")
     for (page_name, size_label), (ready, everything) in by_key.items():
         ratio = ready / by_key[(page_name, "small")][0]
-        print(f"{page_name:8} {sizes[(page_name, size_label)]:>20} {ready:16.0f} {everything:14.0f} {ratio:15.2f}")
+        print(f"{page_name:8} {sizes[(page_name, size_label)]:>28} {ready:16.0f} {everything:14.0f} {ratio:15.2f}")
     battle, vault = by_key[("battle", "large")][0], by_key[("vault", "large")][0]
-    print(f"RESULT battle_{args.points}_points_ms={battle:.0f} vault_{args.checkpoints}_checkpoints_ms={vault:.0f} "
+    cold, unsnapped = by_key[("battle", "cold")][0], by_key[("battle", "cold, no snapshot")][0]
+    print(f"RESULT battle_{args.points}_points_ms={battle:.0f} battle_cold_ms={cold:.0f} "
+          f"battle_cold_no_snapshot_ms={unsnapped:.0f} vault_{args.checkpoints}_checkpoints_ms={vault:.0f} "
           f"vault_all_loaded_ms={by_key[('vault', 'large')][1]:.0f} goal_ms=1000 "
-          f"met={'yes' if battle < 1000 and vault < 1000 else 'no'}")
+          f"met={'yes' if max(battle, cold, vault) < 1000 else 'no'}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
