@@ -38,7 +38,7 @@ from services.inference.backend import (
 )
 from services.inference.params import SamplingParams
 from services.inference.priority import Activity, Preempted, plan_admissions
-from services.inference.sampling import IncrementalDetokenizer, RowSampler, find_stop
+from services.inference.sampling import RowSampler, StreamedText
 from services.kit.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 
 log = structlog.get_logger(__name__)
@@ -107,12 +107,11 @@ class _Sequence:
     max_new_tokens: int
     sampler: RowSampler
     sink: _EventSink
-    detokenizer: IncrementalDetokenizer
+    stream: StreamedText  # the token texts: complete characters, nothing past a stop sequence
     submitted_at: float
     started_at: float = 0.0
     first_token_at: float = 0.0
     generated: list[int] = field(default_factory=list)
-    text: str = ""
     pending_token: int = -1
     cancelled: bool = False
     finished: bool = False
@@ -196,7 +195,8 @@ class BatchEngine:
         sequence = _Sequence(
             prompt_ids=list(prompt_ids), params=params, max_new_tokens=max_new,
             sampler=RowSampler.for_params(params, self._device), sink=_EventSink(loop),
-            detokenizer=IncrementalDetokenizer(self._tokenizer), submitted_at=time.perf_counter(),
+            stream=StreamedText.for_tokens(self._tokenizer, params.stop_sequences),
+            submitted_at=time.perf_counter(),
         )
         with self._lock:
             if self._stopping:
@@ -438,18 +438,21 @@ class BatchEngine:
         sequence.pending_token = token
         if sequence.seen_ids is not None:
             sequence.seen_ids = torch.cat([sequence.seen_ids, sequence.seen_ids.new_tensor([token])])
-        piece = sequence.detokenizer.add(token)
-        sequence.text += piece
+        piece = sequence.stream.add_token(token)
+        reason = ""
+        if token in self._eos:
+            reason = FINISH_EOS
+        elif sequence.stream.stopped:
+            reason = FINISH_STOP_SEQUENCE
+        elif len(sequence.generated) >= sequence.max_new_tokens:
+            reason = FINISH_LENGTH
+        if reason:  # the last token carries what was held back, so the pieces add up to the summary's text
+            piece += sequence.stream.finish()
         self._outbox.put(sequence.sink, TokenEvent(id=token, text=piece, logprob=logprob, top=top,
                                                    special=token in self._special_ids),
                          urgent=len(sequence.generated) == 1)
-        if token in self._eos:
-            self._finish(sequence, FINISH_EOS)
-        elif piece and sequence.params.stop_sequences and (
-                find_stop(sequence.text, sequence.params.stop_sequences, len(piece)) != -1):
-            self._finish(sequence, FINISH_STOP_SEQUENCE)
-        elif len(sequence.generated) >= sequence.max_new_tokens:
-            self._finish(sequence, FINISH_LENGTH)
+        if reason:
+            self._finish(sequence, reason)
         return sequence.finished
 
     def _finish(self, sequence: _Sequence, reason: str) -> None:
@@ -458,13 +461,7 @@ class BatchEngine:
         sequence.finished = True
         end = time.perf_counter()
         started = sequence.started_at or end
-        text = sequence.detokenizer.full_text() if sequence.generated else ""
-        matched = ""
-        if sequence.params.stop_sequences:
-            stop_at = find_stop(text, sequence.params.stop_sequences, len(text))
-            if stop_at != -1:
-                matched = next(stop for stop in sequence.params.stop_sequences if text.startswith(stop, stop_at))
-                text = text[:stop_at]
+        text, matched = sequence.stream.final() if sequence.generated else ("", "")
         generated = len(sequence.generated)
         first = sequence.first_token_at
         if generated > 1:

@@ -61,7 +61,11 @@ class RowSampler:
 
 class IncrementalDetokenizer:
     """Turns a growing list of token ids into text pieces without re-decoding everything each step, and
-    holds back pieces that end in an incomplete UTF-8 sequence (byte-level BPE splits characters)."""
+    holds back pieces that end in an incomplete UTF-8 sequence (byte-level BPE splits characters).
+
+    The window `prefix_offset..read_offset` (as in TGI and vLLM) is decoded with the new ids; new text is
+    released only once it no longer ends in U+FFFD; what is still held when the sequence ends is the tail of
+    `full_text()` past the pieces (`StreamedText.finish`)."""
 
     def __init__(self, tokenizer) -> None:
         self._tokenizer = tokenizer
@@ -85,6 +89,67 @@ class IncrementalDetokenizer:
 
     def full_text(self) -> str:
         return self._decode(self._ids)
+
+
+class StreamedText:
+    """The text one sequence streams, piece by piece: nothing after the first stop sequence, and a tail that
+    could still grow into one is held back, so the pieces always concatenate to `final()`'s text (what the
+    unary call returns). Fed with text pieces (`add`) or, through `for_tokens`, with token ids (`add_token`)."""
+
+    def __init__(self, stop_sequences: tuple[str, ...] = (), detokenizer: IncrementalDetokenizer | None = None):
+        self._stops = tuple(stop_sequences)
+        self._detokenizer = detokenizer
+        self._text = ""  # every piece so far
+        self._released = 0  # how much of it was handed out
+        self.stopped = False  # a stop sequence has appeared: the sequence should end here
+
+    @classmethod
+    def for_tokens(cls, tokenizer, stop_sequences: tuple[str, ...] = ()) -> StreamedText:
+        return cls(stop_sequences, IncrementalDetokenizer(tokenizer))
+
+    def add_token(self, token_id: int) -> str:
+        return self.add(self._detokenizer.add(token_id))
+
+    def add(self, piece: str) -> str:
+        """Append decoded text; returns what may be released now."""
+        if not piece or self.stopped:
+            return ""
+        self._text += piece
+        if not self._stops:
+            return self._release(len(self._text))
+        if find_stop(self._text, self._stops, len(piece)) != -1:
+            self.stopped = True
+            return ""
+        held = max((size for stop in self._stops for size in range(1, min(len(stop), len(self._text) + 1))
+                    if self._text.endswith(stop[:size])), default=0)
+        return self._release(len(self._text) - held)
+
+    def finish(self, final_text: str | None = None) -> str:
+        """The rest of the final text (`final()`'s unless given), once the sequence has ended."""
+        text = self.final()[0] if final_text is None else final_text
+        rest = text[self._released:] if text.startswith(self._text[:self._released]) else ""
+        self._released = max(self._released, len(text))
+        return rest
+
+    def final(self) -> tuple[str, str]:
+        """(the whole text cut before the first stop sequence, that stop sequence or "")."""
+        text = self._detokenizer.full_text() if self._detokenizer is not None else self._text
+        return cut_at_stop(text, self._stops)
+
+    def _release(self, limit: int) -> str:
+        if limit <= self._released:
+            return ""
+        piece = self._text[self._released:limit]
+        self._released = limit
+        return piece
+
+
+def cut_at_stop(text: str, stop_sequences: tuple[str, ...]) -> tuple[str, str]:
+    """(text before the earliest stop sequence, the stop sequence matched there or "")."""
+    stop_at = find_stop(text, stop_sequences, len(text)) if stop_sequences else -1
+    if stop_at == -1:
+        return text, ""
+    return text[:stop_at], next(stop for stop in stop_sequences if text.startswith(stop, stop_at))
 
 
 def find_stop(text: str, stop_sequences: tuple[str, ...], new_chars: int) -> int:

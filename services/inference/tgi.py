@@ -25,7 +25,7 @@ from services.inference.backend import (
     TokenEvent,
 )
 from services.inference.params import SamplingParams
-from services.inference.sampling import find_stop
+from services.inference.sampling import StreamedText, cut_at_stop
 from services.kit.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
 
 _FINISH = {"length": FINISH_LENGTH, "eos_token": FINISH_EOS, "stop_sequence": FINISH_STOP_SEQUENCE}
@@ -88,6 +88,7 @@ class TgiBackend:
         submitted = time.perf_counter()
         first_token_at = 0.0
         generated = 0
+        streamed = StreamedText(params.stop_sequences)  # TGI's token texts run past a stop sequence: ours do not
         self._active += 1
         try:
             stream = self._client.generate_stream(prompt, **tgi_arguments(params))
@@ -98,14 +99,15 @@ class TgiBackend:
                 token = response.token
                 top = tuple(Alternative(id=t.id, text=t.text, logprob=t.logprob if t.logprob is not None else 0.0)
                             for t in (response.top_tokens or ())[:params.top_logprobs])
-                yield TokenEvent(id=token.id, text="" if token.special else token.text,
+                piece = "" if token.special else streamed.add(token.text)
+                if response.details is not None:
+                    # TGI keeps the stop sequence in the text; we cut before it
+                    text, matched = cut_at_stop(response.generated_text or "", params.stop_sequences)
+                    piece += streamed.finish(text)
+                yield TokenEvent(id=token.id, text=piece,
                                  logprob=token.logprob if token.logprob is not None else 0.0, top=top,
                                  special=bool(token.special))
                 if response.details is not None:
-                    text = response.generated_text or ""
-                    stop_at = find_stop(text, params.stop_sequences, len(text)) if params.stop_sequences else -1
-                    if stop_at != -1:  # TGI keeps the stop sequence in the text; we cut before it
-                        text = text[:stop_at]
                     total = now - submitted
                     yield Summary(
                         finish_reason=_FINISH.get(str(getattr(response.details.finish_reason, "value",
@@ -118,9 +120,7 @@ class TgiBackend:
                         total_seconds=total,
                         text=text,
                         seed=getattr(response.details, "seed", None) if not params.greedy else None,
-                        stop_sequence=next((stop for stop in params.stop_sequences
-                                            if stop_at != -1 and (response.generated_text or "").startswith(
-                                                stop, stop_at)), ""),
+                        stop_sequence=matched,
                     )
                     return
             raise Unavailable("TGI stream ended without a final message")
