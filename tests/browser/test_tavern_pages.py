@@ -13,9 +13,8 @@ from realm.vault.v1 import vault_pb2 as vpb
 from .conftest import chat_rows, download_csv, open_page, screenshot, sign_in, watcher_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-# The issue asks for 60 s with the page closed; 20 s keeps the suite short and keeps the point: the test also
-# waits until training has logged at least CLOSED_STEPS steps that no page saw before it reopens.
-CLOSED_SECONDS = 20
+# The page stays closed for 60 s, and until training has logged at least CLOSED_STEPS steps no page saw.
+CLOSED_SECONDS = 60
 CLOSED_STEPS = 20
 PAGES = ["battle", "quests", "guild", "vault", "oracle", "campaigns", "settings", "fleet"]
 
@@ -213,3 +212,21 @@ def test_screenshots_of_every_page(browser_context, realm, trained, width, heigh
     page.click("[data-action=sign-out]")
     page.wait_for_selector("form.signin")
     screenshot(page, f"{kind}-sign-in")
+
+
+PHONE_WIDTH = 375  # the narrowest phone the Tavern is laid out for
+
+
+def test_no_page_scrolls_sideways_on_a_375_px_phone(browser_context, realm, trained):
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
+    page.goto(realm.url + "/")
+    page.wait_for_selector("form.signin")
+    widths = {"sign-in": page.evaluate("() => document.documentElement.scrollWidth")}
+    sign_in(page, realm.url)
+    for name in PAGES:
+        open_page(page, realm.url, name)
+        page.wait_for_load_state("networkidle")
+        screenshot(page, f"phone-{PHONE_WIDTH}-{name}")
+        widths[name] = page.evaluate("() => document.documentElement.scrollWidth")
+    assert {name: width for name, width in widths.items() if width > PHONE_WIDTH} == {}
