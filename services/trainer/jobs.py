@@ -86,6 +86,8 @@ class JobBuilder:
             config=config, resume=False, global_step_offset=campaign.global_step,
             trained_tokens_offset=campaign.trained_tokens,
             mantra=campaign.mantra, mantra_date=datetime.date.today().isoformat(),
+            # The hero's own template override (empty: the tokenizer's), the one intake measured rows with.
+            chat_template=hero.chat_template or None,
         )
         write_job(job)
         return job

@@ -181,3 +181,15 @@ def test_fork_errors_name_the_field(world):
         with pytest.raises(InvalidArgument) as caught:
             fork_campaign(book, checkpoint=unusable)
         assert caught.value.field == "checkpoint"
+
+
+def test_the_job_carries_the_heros_chat_template_override_and_none_without_one(world):
+    book, jobs, quest_file, tmp_path = world
+    plain = book.create(hero="heroes/tiny", display_name="plain")
+    assert load_job(jobs.fresh(book.get(plain.name), quest(plain, quest_file)).path).chat_template is None
+    template = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+    path = tmp_path / "heroes" / "tiny.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "chat_template": template}))
+    other = book.create(hero="heroes/tiny", display_name="templated")
+    job = load_job(jobs.fresh(book.get(other.name), quest(other, quest_file, "q2")).path)
+    assert job.chat_template == template
