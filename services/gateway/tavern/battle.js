@@ -3,6 +3,7 @@
 // so a reload or a reconnect neither loses nor doubles a step.
 import { api, currentCampaign, listAll, num, stream } from "./api.js";
 import { Chart } from "./chart.js";
+import { loopTimeCard } from "./depth_panels.js";
 import { badge, button, enumWord, fill, fmtBytes, fmtDuration, fmtNumber, h, text, toast } from "./dom.js";
 
 function stat(label, key) {
@@ -25,6 +26,8 @@ export default {
     const liveState = h("span.muted", { "data-stream": "state" }, "connecting…");
     fill(root, h("div.row.spread", {}, h("h1", {}, "Battle"), liveState),
       h("div.grid", {}, heroCard, questCard), chartsCard, trialsCard);
+    const loopTime = loopTimeCard(campaign.name);
+    root.append(loopTime.el);
 
     // -- running quest ------------------------------------------------------------------------------------------
     const stats = Object.fromEntries([
@@ -185,6 +188,6 @@ export default {
         }
       },
     });
-    return () => { live.close(); loss.destroy(); tps.destroy(); clearTimeout(refreshTimer); };
+    return () => { live.close(); loss.destroy(); tps.destroy(); clearTimeout(refreshTimer); loopTime.stop(); };
   },
 };

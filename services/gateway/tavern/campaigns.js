@@ -4,6 +4,7 @@
 import { api, listAll, num } from "./api.js";
 import { report as buildReport } from "./campaign_report.js";
 import { setupPanel } from "./campaign_setup.js";
+import { campaignDepth } from "./depth_panels.js";
 import { badge, button, enumWord, field, fill, fmtNumber, fmtTime, h, shortName, text, toast } from "./dom.js";
 
 const PRESETS = [
@@ -124,6 +125,7 @@ async function showDetail(box, name, ctx) {
   setupPanel(campaign, ctx, (fork) => ctx.navigate("campaigns", { c: fork.name })),
   report.curriculumError ? h("p.error", {}, `Curriculum unreachable: ${report.curriculumError}`) : null,
   sections);
+  box.append(await campaignDepth(campaign.name));
 }
 
 export default {

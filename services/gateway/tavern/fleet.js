@@ -2,6 +2,7 @@
 // latency, restarts (health-stream reconnects), disk use, and alerts as they fire and resolve.
 import { api, num, stream } from "./api.js";
 import { badge, enumWord, fill, fmtBytes, fmtNumber, fmtTime, h, text } from "./dom.js";
+import { tasksPanel } from "./depth_panels.js";
 
 const STATE_WORDS = { SERVING_STATE_SERVING: "serving", SERVING_STATE_NOT_SERVING: "not serving",
   SERVING_STATE_UNREACHABLE: "unreachable", SERVING_STATE_UNSPECIFIED: "unknown" };
@@ -79,7 +80,7 @@ function alertItem(alert, what) {
 
 export default {
   title: "Fleet",
-  async mount(root) {
+  async mount(root, ctx) {
     const summary = h("div.card", { "aria-live": "polite" });
     const alerts = h("div.card", {}, h("h2", {}, "Alerts"));
     const hosts = h("div.hosts");
@@ -88,6 +89,8 @@ export default {
     const recent = [];
     fill(root, h("div.row.spread", {}, h("h1", {}, "Fleet"), liveState), summary, alerts, hosts,
       h("details.card", {}, h("summary", {}, "Alert history (this visit)"), log));
+    const tasks = tasksPanel(ctx);
+    root.append(tasks.el);
 
     function render(status, events = []) {
       const state = enumWord(status.state, "FLEET_STATE_");
@@ -120,6 +123,6 @@ export default {
     const ticker = setInterval(() => {
       for (const el of root.querySelectorAll("time[data-since]")) text(el, since(el.dataset.since));
     }, 1000);
-    return () => { clearInterval(ticker); live.close(); };
+    return () => { clearInterval(ticker); live.close(); tasks.stop(); };
   },
 };
