@@ -246,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hero-set", action="append", default=[], metavar="KEY=VALUE",
                         help="heroes/tiny.yaml override, e.g. training_defaults.lr_schedule=constant")
     args = parser.parse_args(argv)
+    from realm_ops.play import PLAY_ENVIRONMENT
+
+    # The plain loop runs in this process: the same OpenMP wait policy as the services (set before torch starts).
+    for name, value in PLAY_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="realm-loop-speed-"))
     try:

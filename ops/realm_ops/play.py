@@ -16,6 +16,10 @@ from realm_ops.heroes import ensure_tiny_hero
 from realm_ops.live import LiveView
 
 DEFAULT_SKILLS = ("bin", "syllo")
+# The tiny hero's default campaign trains BIN only. Measured in `make run`'s loop (bench/loop_speed.py): every
+# 12-row SYLLO quest wiped BIN L1 trial accuracy (0.64 -> 0.02, 0.74 -> 0.38) and SYLLO's long prompts were half of
+# every trial's work while staying at 0 %. `realm play --skill bin --skill syllo` still trains both.
+HERO_SKILLS = {"tiny": ("bin",)}
 # A SYLLO row is ~15x the tokens of a BIN row for the tiny hero, and a long SYLLO quest at full learning rate
 # wipes its BIN answer format (trials right after one scored 0): a tiny weight keeps SYLLO quests to a few steps.
 DEFAULT_WEIGHTS = {"bin": 1.0, "syllo": 0.002}
@@ -32,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     play = subparsers.add_parser("play", help="build the tiny hero if needed, start everything, train and watch")
     play.add_argument("--campaign", default="default", help="campaign id to create/activate (default: default)")
     play.add_argument("--hero", default="tiny", help="hero to train (default: tiny)")
-    play.add_argument("--skill", action="append", help="skills of a new campaign (default: bin, syllo)")
+    play.add_argument("--skill", action="append",
+                      help="skills of a new campaign (default: bin for the tiny hero, else bin and syllo)")
     play.add_argument("--no-follow", action="store_true", help="start and bootstrap only; no live progress")
     play.set_defaults(handler=cmd_play)
 
@@ -66,7 +71,7 @@ def ensure_campaign(realm, args) -> str:
         if exc.code() != grpc.StatusCode.NOT_FOUND:
             raise
         draft = pb.Campaign(display_name=args.campaign, hero=f"heroes/{args.hero}",
-                            skills=args.skill or list(DEFAULT_SKILLS))
+                            skills=args.skill or list(HERO_SKILLS.get(args.hero, DEFAULT_SKILLS)))
         if args.hero in HERO_MANTRAS:  # an empty text = no mantra
             draft.mantra.CopyFrom(spb.Mantra(text=HERO_MANTRAS[args.hero]))
         campaign = trainer.CreateCampaign(pb.CreateCampaignRequest(campaign=draft, campaign_id=args.campaign)).campaign

@@ -1,5 +1,5 @@
 """`realm play`'s default campaign against the real trainer and curriculum: created once, weights set before it
-is activated, and (tiny hero) no mantra on its rows."""
+is activated, and (tiny hero) BIN only, no mantra on its rows."""
 
 from __future__ import annotations
 
@@ -20,16 +20,17 @@ pytestmark = pytest.mark.integration
 async def test_default_campaign_of_the_tiny_hero_trains_without_a_mantra(stack_factory, tmp_path):
     async with stack_factory() as stack:
         realm = stack.realm
-        args = argparse.Namespace(campaign="default", hero="tiny", skill=["bin", "syllo"])
+        args = argparse.Namespace(campaign="default", hero="tiny", skill=None)
         name = await call(ensure_campaign, realm, args)
         assert name == "campaigns/default"
         assert await call(ensure_campaign, realm, args) == name  # the active one is reused, not created again
         campaign = (await call(realm.trainer.GetCampaign, pb.GetCampaignRequest(name=name))).campaign
         assert campaign.state == pb.CAMPAIGN_STATE_ACTIVE and campaign.mantra.text == ""
+        assert list(campaign.skills) == ["bin"]  # the tiny hero's default: BIN only
         progress = (await call(realm.curriculum.GetCampaignProgress,
                                cpb.GetCampaignProgressRequest(campaign=name))).progress
         weights = {s.skill.removeprefix("skills/"): s.weight for s in progress.skills}
-        assert weights == pytest.approx(DEFAULT_WEIGHTS)
+        assert weights == pytest.approx({"bin": DEFAULT_WEIGHTS["bin"]})
 
         path = tmp_path / "q.jsonl"
         path.write_bytes(jsonl(GOOD_ROWS))
