@@ -37,7 +37,7 @@ from realm_ops.runstate import (
     start_ticks,
     stop_processes,
 )
-from services.kit.lifetime import die_with_parent
+from services.kit.lifetime import PARENT_PID_ENV
 from services.kit.logs import LogPump, LogRotation, start_log_pump
 
 RESTART_BACKOFF_START = 1.0
@@ -162,10 +162,12 @@ class Supervisor:
                 stdout=log_fd,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=child_environment(self.settings, os.environ, self.pass_env),
+                # The child sets PR_SET_PDEATHSIG on itself first thing (kit lifetime): the kernel stops it if
+                # the supervisor dies. No preexec_fn: it would make this gRPC-using process fork(), and gRPC's
+                # fork handlers can abort the child before exec.
+                env={**child_environment(self.settings, os.environ, self.pass_env), PARENT_PID_ENV: str(os.getpid())},
                 cwd=str(self.settings.root),
                 start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children in order
-                preexec_fn=die_with_parent(signal.SIGTERM),  # ... and the kernel stops them if it dies
             )
         finally:
             os.close(log_fd)  # the child holds the write end; the pump ends when the child (and its kin) exit

@@ -12,6 +12,7 @@ from aiohttp import web
 from services.gateway.app import create_app, make_runner
 from services.gateway.config import config_from_settings
 from services.kit.config import ConfigError, load_settings
+from services.kit.lifetime import die_with_parent_from_env
 from services.kit.logs import configure_logging, get_logger
 
 
@@ -32,6 +33,7 @@ async def serve(settings, port: int | None) -> None:
 
 
 def main() -> None:
+    die_with_parent_from_env(signal.SIGTERM)  # under the supervisor: end with it, however it ends
     parser = argparse.ArgumentParser(prog="python -m services.gateway")
     parser.add_argument("--config")
     parser.add_argument("--port", type=int)

@@ -47,3 +47,11 @@ def die_with_parent_now(signum: int, parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
     if os.getppid() != parent:
         os.kill(os.getpid(), signum)
+
+
+def die_with_parent_from_env(signum: int = signal.SIGTERM) -> None:
+    """`die_with_parent_now` for a process whose parent named itself in PARENT_PID_ENV (the supervisor does);
+    the variable is removed so this process's own children never inherit it."""
+    parent = os.environ.pop(PARENT_PID_ENV, None)
+    if parent:
+        die_with_parent_now(signum, int(parent))

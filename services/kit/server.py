@@ -26,6 +26,7 @@ from services.kit import maintenance
 from services.kit.backup import manager_for
 from services.kit.config import ConfigError, Settings, load_settings
 from services.kit.interceptors import Authenticator, RealmServerInterceptor
+from services.kit.lifetime import die_with_parent_from_env
 from services.kit.logs import configure_logging
 from services.kit.metrics import start_metrics_server
 
@@ -211,6 +212,7 @@ async def serve(settings: Settings, name: str, setup: Setup, *, port: int | None
 
 def run_service(name: str, setup: Setup, argv: list[str] | None = None) -> None:
     """Process entry point for `python -m services.<name>`."""
+    die_with_parent_from_env(signal.SIGTERM)  # under the supervisor: end with it, however it ends
     args = parse_service_args(name, argv)
     try:
         settings = load_settings(args.config)
