@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from services.kit.sqlite import NestedTransactions
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
         1,
@@ -147,7 +149,7 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=10000")
-        self._depth = 0
+        self._transactions = NestedTransactions(self._db, self.lock)
         self.migrate()
 
     @property
@@ -162,26 +164,8 @@ class Catalog:
                 # executescript commits implicitly, so the version bump rides inside the script's transaction.
                 self._db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={version};\nCOMMIT;")
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._db
-                finally:
-                    self._depth -= 1
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self._db
-            except BaseException:
-                self._depth = 0
-                self._db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self._db.execute("COMMIT")
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._transactions()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -16,7 +16,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from services.curriculum.evaluation.model import (
     Evaluation,
     SkillResult,
 )
+from services.kit.sqlite import NestedTransactions
 
 _FIRST_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS evaluations (
@@ -103,7 +104,7 @@ class EvaluationStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
-        self._depth = 0
+        self._transactions = NestedTransactions(self._db, self._lock)
         self._versions: dict[str, int] = {}
         self._generation = 0  # bumped by every change the trial worker may care about
         self._effect_listeners: list[Callable[[], None]] = []
@@ -124,27 +125,9 @@ class EvaluationStore:
                     step(db)
                     db.execute(f"PRAGMA user_version = {int(version)}")
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One atomic unit (nested calls join the outer one)."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._db
-                finally:
-                    self._depth -= 1
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self._db
-            except BaseException:
-                self._depth = 0
-                self._db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self._db.execute("COMMIT")
+        return self._transactions()
 
     def close(self) -> None:
         with self._lock:
