@@ -22,6 +22,7 @@ from pathlib import Path
 
 from realm.runstate import read_supervisor_state
 from realm.settings import ServiceEndpoint, Settings
+from services.kit.files import atomic_write_text
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -40,12 +41,7 @@ def lock_path(settings: Settings) -> Path:
 
 def atomic_write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2))
 
 
 def acquire_lock(settings: Settings) -> int:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from services.kit.errors import InvalidArgument
+from services.kit.files import atomic_write_text
 
 DEFAULT_MANTRA_TEXT = "Today is {date}. You are happy. You enjoy helping others."
 RULE_KEEP = "keep"
@@ -113,14 +113,8 @@ def apply_mantra_to_row(row: Mapping[str, Any], mantra: Mantra | None, *, today:
 # ---- the file carried in a checkpoint directory -------------------------------------------------------------
 def write_mantra_file(directory: Path, mantra: Mantra) -> Path:
     """Write directory/mantra.json atomically (temp + fsync + rename)."""
-    path = Path(directory) / MANTRA_FILE
-    temp = path.with_name(f".{MANTRA_FILE}.tmp-{os.getpid()}")
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(mantra.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    return path
+    return atomic_write_text(Path(directory) / MANTRA_FILE,
+                             json.dumps(mantra.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def read_mantra_file(directory: Path) -> Mantra | None:

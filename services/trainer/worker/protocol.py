@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
 import typing
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from services.kit.errors import InvalidArgument
+from services.kit.files import atomic_write_text
 from services.kit.mantra import Mantra
 from services.trainer.worker.checkpoints import latest_checkpoint
 from services.trainer.worker.config import TrainingConfig, build_training_config
@@ -40,10 +40,7 @@ class ControlWord(StrEnum):
 
 def write_control(run_dir: Path, word: ControlWord) -> None:
     """Atomically replace run_dir/control, so the worker never reads half a word."""
-    control = Path(run_dir) / CONTROL_FILE
-    temp = control.with_suffix(".tmp")
-    temp.write_text(word.value)
-    os.replace(temp, control)
+    atomic_write_text(Path(run_dir) / CONTROL_FILE, word.value)
 
 
 def clear_control(run_dir: Path) -> None:
@@ -172,14 +169,7 @@ def load_job(path: Path) -> Job:
 
 def write_job(job: Job) -> Path:
     """Write run_dir/job.json atomically (temp + fsync + rename); returns its path."""
-    path = job.path
-    temp = path.with_suffix(".tmp")
-    with temp.open("w") as handle:
-        json.dump(job.to_dict(), handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    return path
+    return atomic_write_text(job.path, json.dumps(job.to_dict(), indent=2))
 
 
 # ---- events --------------------------------------------------------------------------------------------------
