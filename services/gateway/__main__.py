@@ -1,4 +1,5 @@
-"""`python -m services.gateway --config realm.yaml`: the HTTP gateway on the configured port."""
+"""`python -m services.gateway --config realm.yaml`: the HTTP gateway on the configured port (or --port; 0 = any
+free port, published in <data_dir>/run/gateway.address.json as the kit's servers do: services.kit.ports)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -14,6 +16,7 @@ from services.gateway.config import config_from_settings
 from services.kit.config import ConfigError, load_settings
 from services.kit.lifetime import die_with_parent_from_env
 from services.kit.logs import configure_logging, get_logger
+from services.kit.ports import publish_address, withdraw_address
 
 
 async def serve(settings, port: int | None) -> None:
@@ -23,12 +26,15 @@ async def serve(settings, port: int | None) -> None:
     await runner.setup()
     site = web.TCPSite(runner, endpoint.bind_host, endpoint.port if port is None else port)
     await site.start()
-    get_logger("realm.gateway").info("serving", address=endpoint.bind_address)
+    bound = runner.addresses[0][1]  # the port read back (port 0 = any free port), published for a parent
+    publish_address(settings.data_dir, "gateway", endpoint.connect_host, bound)
+    get_logger("realm.gateway").info("serving", address=replace(endpoint, port=bound).bind_address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+    withdraw_address(settings.data_dir, "gateway", bound)
     await runner.cleanup()
 
 

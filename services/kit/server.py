@@ -4,6 +4,10 @@ A service's entry point is `run_service("vault", setup)`, where `setup(server)` 
 `server.settings` and registers its servicer with `server.add(...)`. The kit adds health (NOT_SERVING while
 starting and during shutdown), reflection, the interceptor (request id, auth, errors, log line, metrics),
 a metrics HTTP port, and graceful shutdown on SIGTERM/SIGINT.
+
+A server bound to port 0 (`--port 0`; a metrics port of 0 likewise) reads its ports back after bind and publishes
+them in `<data_dir>/run/<name>.address.json` (services.kit.ports), removed again on a clean stop: that is how a
+parent that started it learns where it listens, with no port picked, released and rebound.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from services.kit.interceptors import Authenticator, RealmServerInterceptor
 from services.kit.lifetime import die_with_parent_from_env
 from services.kit.logs import configure_logging
 from services.kit.metrics import start_metrics_server
+from services.kit.ports import publish_address, withdraw_address
 
 log = structlog.get_logger("realm.server")
 
@@ -47,14 +52,17 @@ class ServiceServer:
         name: str,
         *,
         port: int | None = None,
-        metrics_port: int | None | bool = None,
+        metrics_port: int | bool | None = None,
     ) -> None:
         self.settings = settings
         self.name = name
         endpoint = settings.service(name)
         self._bind_host = endpoint.bind_host
+        self._connect_host = endpoint.connect_host
         self._port = endpoint.port if port is None else port
-        self._metrics_port = endpoint.metrics_port if metrics_port is None else (metrics_port or None)
+        # None: as configured; False: no metrics port; an int (0 = any free port): that port.
+        self._metrics_port = endpoint.metrics_port if metrics_port is None else (
+            None if metrics_port is False else int(metrics_port))
         self._interceptor = RealmServerInterceptor(
             name, Authenticator((t.name, t.role, t.value) for t in settings.tokens)
         )
@@ -77,6 +85,7 @@ class ServiceServer:
         self._started = False
         self._metrics_http = None
         self.bound_port: int | None = None
+        self.metrics_bound_port: int | None = None
         # Groundskeeping on every service: backups of the SQLite stores it declares (sqlite_store), the schedule.
         self.stop_requested = asyncio.Event()
         self.backups = manager_for(settings, name)
@@ -143,18 +152,30 @@ class ServiceServer:
         names = (*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                  reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, self._server)
-        self.bound_port = self._server.add_insecure_port(f"{self._bind_host}:{self._port}")
+        bind = f"{self._bind_host}:{self._port}"
+        try:
+            self.bound_port = self._server.add_insecure_port(bind)
+        except RuntimeError:  # grpc's "Failed to bind to address": in use, or not an address of this host
+            self.bound_port = 0
         if self.bound_port == 0:
-            raise ConfigError(f"services.{self.name}.port", f"cannot bind {self._bind_host}:{self._port}")
+            raise ConfigError(f"services.{self.name}.port", f"cannot bind {bind} (address in use?)")
         await self._server.start()
         if self._metrics_port is not None:
-            self._metrics_http = start_metrics_server(self._metrics_port, self._bind_host)
+            try:
+                self._metrics_http = start_metrics_server(self._metrics_port, self._bind_host)
+            except OSError as exc:
+                await self._server.stop(0)
+                raise ConfigError(f"services.{self.name}.metrics_port",
+                                  f"cannot bind {self._bind_host}:{self._metrics_port}: {exc.strerror}") from None
+            self.metrics_bound_port = self._metrics_http[0].server_port
         self._started = True
         if self.backups.config.interval_s > 0:
             self._backup_task = asyncio.get_running_loop().create_task(
                 maintenance.backup_schedule(self.backups, self.backups.config.interval_s))
         await self._publish_health(self._ready)
-        log.info("serving", service=self.name, address=self.address, metrics_port=self._metrics_port,
+        publish_address(self.settings.data_dir, self.name, self._connect_host, self.bound_port,
+                        self.metrics_bound_port)
+        log.info("serving", service=self.name, address=self.address, metrics_port=self.metrics_bound_port,
                  ready=self._ready)
         return self.bound_port
 
@@ -164,6 +185,8 @@ class ServiceServer:
             self.backups.release_service_lock()  # setup failed after prepare: nothing else to undo
             return
         self._started = False
+        if self.bound_port:
+            withdraw_address(self.settings.data_dir, self.name, self.bound_port)
         await maintenance.cancel(self._backup_task)
         self._backup_task = None
         await self._health.enter_graceful_shutdown()

@@ -7,7 +7,6 @@ import pytest
 
 from fixtures.kit import ADMIN_TOKEN, make_test_settings
 from realm.warden.v1 import warden_pb2
-from services.kit.ports import free_ports
 from services.kit.server import ServiceServer
 from services.warden.app import setup
 
@@ -15,11 +14,12 @@ pytestmark = pytest.mark.integration
 
 
 async def test_metrics_port_serves_rpc_counters(tmp_path):
-    (metrics_port,) = free_ports(1)
     settings = make_test_settings(tmp_path)
-    server = ServiceServer(settings, "warden", port=0, metrics_port=metrics_port)
+    server = ServiceServer(settings, "warden", port=0, metrics_port=0)  # both read back after bind
     await setup(server)
     await server.start()
+    metrics_port = server.metrics_bound_port
+    assert metrics_port
     try:
         from realm.sdk import connect
 
