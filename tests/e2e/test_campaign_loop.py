@@ -1,7 +1,8 @@
 """The campaign loop end to end, services as separate processes under `realm up` on loopback:
 generate -> train -> checkpoint -> vault -> trial -> level-up, with a kill -9 of one service in the middle.
 
-A shortened curriculum (BIN only, level-up threshold 0.4 over the last 2 evals) keeps it to a few minutes.
+A shortened curriculum (BIN only, level-up threshold 0.4 over the last 2 evals) keeps it to a few minutes. The
+supervisor needs fixed ports in realm.yaml: fixtures.realm_up retries a start that lost one to another process.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
+from fixtures.realm_up import start_realm_up
 from realm.curriculum.v1 import curriculum_pb2 as cpb
 from realm.sdk import connect
 from realm.trainer.v1 import trainer_pb2 as tpb
 from realm.vault.v1 import vault_pb2 as vpb
-from services.kit.ports import free_ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,9 +37,9 @@ def tiny_hero(tmp_path_factory) -> Path:
     return build_tiny_hero(tmp_path_factory.mktemp("hero") / "tiny")
 
 
-def write_config(tmp_path: Path, hero_dir: Path) -> Path:
+def write_config(tmp_path: Path, hero_dir: Path, ports: dict[str, int]) -> Path:
     heroes = tmp_path / "heroes"
-    heroes.mkdir()
+    heroes.mkdir(exist_ok=True)
     (heroes / "tiny.yaml").write_text(yaml.safe_dump({
         "display_name": "Tiny Hero",
         "model_dir": str(hero_dir),
@@ -51,7 +51,6 @@ def write_config(tmp_path: Path, hero_dir: Path) -> Path:
         "optimizer": {"kind": "adamw", "weight_decay": 0.0},
         "idle": {"enabled": True, "skills": ["bin"], "queue_threshold": 1, "batch_rows": 1536, "preset": "equal"},
     }))
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     raw = config_dict_for_tests(tmp_path / "var",
                                 trainer={"heroes_dir": str(heroes)},
                                 curriculum={"eval_window": 2, "thresholds": {"bin": 0.4}, "full_eval_every": 0,
@@ -102,14 +101,11 @@ def bin_progress(realm, campaign: str):
 
 
 def test_loop_trains_evaluates_levels_up_and_survives_a_kill(tmp_path, tiny_hero):
-    config = write_config(tmp_path, tiny_hero)
-    log = open(tmp_path / "up.log", "wb")
     env = dict(os.environ, REALM_TOKEN=ADMIN_TOKEN)
-    up = subprocess.Popen([sys.executable, "-m", "realm.cli.main", "--config", str(config), "up"], stdout=log,
-                          stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+    started = start_realm_up(tmp_path, lambda ports: write_config(tmp_path, tiny_hero, ports), SERVICES,
+                             timeout=150, env=env)
+    up, config = started.process, started.config
     try:
-        wait_for(lambda: all(supervisor_state(tmp_path).get(s, {}).get("state") == "SERVING" for s in SERVICES),
-                 150, "all services SERVING")
         realm = connect(config, token=ADMIN_TOKEN)
         campaign = realm.trainer.CreateCampaign(tpb.CreateCampaignRequest(
             campaign=tpb.Campaign(display_name="loop", hero="heroes/tiny", skills=["bin"]), campaign_id="loop",
@@ -159,4 +155,3 @@ def test_loop_trains_evaluates_levels_up_and_survives_a_kill(tmp_path, tiny_hero
             up.wait(60)
         except subprocess.TimeoutExpired:
             up.kill()
-        log.close()

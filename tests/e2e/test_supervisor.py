@@ -1,4 +1,7 @@
-"""`realm up` as a real process: kill -9 of one child -> restarted and SERVING; the others never stopped."""
+"""`realm up` as a real process: kill -9 of one child -> restarted and SERVING; the others never stopped.
+
+The supervisor needs fixed ports in realm.yaml: fixtures.realm_up retries a start that lost one to another process.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.kit import write_test_config
-from services.kit.ports import free_ports
+from fixtures.ports import wait_for_address
+from fixtures.realm_up import start_realm_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -49,21 +53,10 @@ def all_serving(tmp_path: Path) -> dict | None:
 
 
 def test_supervisor_restarts_a_killed_child_and_leaves_others_running(tmp_path):
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
-    config = write_test_config(tmp_path, ports=ports)
-    # only the services under test are configured on this host
-    text = config.read_text()
-    import yaml
-
-    raw = yaml.safe_load(text)
-    raw["services"] = {name: raw["services"][name] for name in SERVICES}
-    raw["supervisor"] = {"start_timeout_seconds": 60}
-    config.write_text(yaml.safe_dump(raw))
-
-    log = open(tmp_path / "up.log", "wb")
-    up = subprocess.Popen(realm_cmd(config, "up"), stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    started = start_realm_up(tmp_path, lambda ports: write_config(tmp_path, SERVICES, ports, pass_env=[]),
+                             SERVICES)
+    up, config, before = started.process, started.config, started.services
     try:
-        before = wait_for(lambda: all_serving(tmp_path), 90, "all services SERVING")
         victim, bystander = SERVICES
         os.kill(before[victim]["pid"], signal.SIGKILL)
 
@@ -90,16 +83,18 @@ def test_supervisor_restarts_a_killed_child_and_leaves_others_running(tmp_path):
     finally:
         if up.poll() is None:
             up.kill()
-        log.close()
 
 
-def write_config(tmp_path: Path, services: list[str]) -> Path:
-    config = write_test_config(tmp_path, ports=dict(zip(services, free_ports(len(services)), strict=True)))
+def write_config(tmp_path: Path, services: list[str], ports: dict[str, int] | None = None,
+                 pass_env: list[str] | None = None) -> Path:
+    """Only `services` configured on this host, on `ports` (0 for the others: bound by whoever starts them)."""
+    config = write_test_config(tmp_path, ports=ports)
     import yaml
 
     raw = yaml.safe_load(config.read_text())
     raw["services"] = {name: raw["services"][name] for name in services}
-    raw["supervisor"] = {"start_timeout_seconds": 60, "pass_env": ["REALM_TEST_PASSED"]}
+    raw["supervisor"] = {"start_timeout_seconds": 60,
+                         "pass_env": ["REALM_TEST_PASSED"] if pass_env is None else pass_env}
     config.write_text(yaml.safe_dump(raw))
     return config
 
@@ -118,14 +113,13 @@ def environment_of(pid: int) -> dict[str, str]:
 
 
 def test_kill_9_of_realm_up_leaves_no_child_and_the_next_up_starts_cleanly(tmp_path):
-    config = write_config(tmp_path, SERVICES)
     env = {**os.environ, "REALM_TOKEN": "ambient-operator-token", "AWS_SECRET_ACCESS_KEY": "not-for-services",
            "REALM_TEST_PASSED": "yes", "REALM__LOGGING__LEVEL": "info"}
-    log = open(tmp_path / "up.log", "wb")
-    up = subprocess.Popen(realm_cmd(config, "up"), stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+    started = start_realm_up(tmp_path, lambda ports: write_config(tmp_path, SERVICES, ports), SERVICES, env=env)
+    up, config, first = started.process, started.config, started.services
+    log = open(tmp_path / "up.log", "ab")
     again = None
     try:
-        first = wait_for(lambda: all_serving(tmp_path), 90, "all services SERVING")
         children = {name: (first[name]["pid"], start_ticks(first[name]["pid"])) for name in SERVICES}
 
         # Token hygiene: children get what services need, not the operator's secrets.
@@ -161,22 +155,15 @@ def test_kill_9_of_realm_up_leaves_no_child_and_the_next_up_starts_cleanly(tmp_p
 def test_up_stops_the_leftovers_of_a_dead_supervisor_and_names_a_foreign_port_holder(tmp_path):
     import socket
 
-    config = write_config(tmp_path, ["vault"])
+    config = write_config(tmp_path, ["vault"])  # port 0: the leftover binds one and publishes it
     # A vault left behind by a supervisor that died without its kernel-side cleanup (state file names it).
     leftover = subprocess.Popen([sys.executable, "-m", "services.vault", "--config", str(config)], cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     dead = subprocess.Popen(["true"])
     dead.wait()
     try:
-        import yaml
-
-        port = yaml.safe_load(config.read_text())["services"]["vault"]["port"]
-
-        def listening() -> bool:
-            with socket.socket() as probe:
-                return probe.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_for(listening, 60, "the leftover vault listening")
+        port = wait_for_address(tmp_path / "var", "vault", leftover)["port"]  # the leftover listening there
+        config = write_config(tmp_path, ["vault"], {"vault": port})  # realm up starts its vault on that port
         state = {"supervisor_pid": dead.pid, "supervisor_start_ticks": 1,
                  "services": {"vault": {"pid": leftover.pid, "start_ticks": start_ticks(leftover.pid),
                                         "state": "SERVING"}}}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from fixtures.kit import write_test_config
+from fixtures.realm_up import supervise
 from realm.settings import load_settings
 from realm.warden.v1 import warden_pb2 as wpb
 from realm_ops.supervisor import Supervisor
@@ -17,21 +16,15 @@ MAX_BYTES = 2048
 BACKUPS = 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_supervised_service_log_rotates_at_its_size_bound(tmp_path):
-    config = write_test_config(tmp_path, ports={"warden": free_port()},
-                               logging={"level": "info", "format": "json", "max_bytes": MAX_BYTES,
-                                        "backups": BACKUPS})
-    settings = load_settings(config)
-    supervisor = Supervisor(settings, config, only=["warden"])
-    supervisor.claim()
+    def write_config(ports: dict[str, int]):  # the supervisor needs the port in realm.yaml (fixtures.realm_up)
+        return write_test_config(tmp_path, ports=ports, logging={"level": "info", "format": "json",
+                                                                 "max_bytes": MAX_BYTES, "backups": BACKUPS})
+
+    supervisor = supervise(tmp_path, write_config, ["warden"],
+                           lambda config: Supervisor(load_settings(config), config, only=["warden"]))
+    settings = supervisor.settings
     try:
-        supervisor.start_all()
         assert supervisor.children[0].state == "SERVING"
         from realm.sdk import connect
 
