@@ -1,9 +1,11 @@
-"""Real servers on loopback: vault + curriculum + trainer (in-process, grpc.aio) and the real training worker."""
+"""Real servers on loopback: vault + curriculum + trainer (in-process, grpc.aio) and the real training worker.
+
+Each server binds port 0, in dependency order; the settings of the next carry the ports read back (with_ports).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
+from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests, with_ports
 from services.kit.config import Settings, settings_from_dict
 from services.kit.server import ServiceServer
 
@@ -31,14 +33,9 @@ def tiny_hero_dir(tmp_path_factory) -> Path:
     return build_tiny_hero(tmp_path_factory.mktemp("hero") / "tiny")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stack_settings(tmp_path: Path, hero_dir: Path, ports: dict[str, int], *,
-                   curriculum: dict[str, Any] | None = None, **trainer: Any) -> Settings:
+def stack_settings(tmp_path: Path, hero_dir: Path, *, curriculum: dict[str, Any] | None = None,
+                   **trainer: Any) -> Settings:
+    """Every service on port 0 (with_ports names the ports bound, as they start)."""
     heroes = tmp_path / "heroes"
     heroes.mkdir(exist_ok=True)
     (heroes / "tiny.yaml").write_text(yaml.safe_dump({
@@ -50,8 +47,6 @@ def stack_settings(tmp_path: Path, hero_dir: Path, ports: dict[str, int], *,
                "outbox_retry_initial_s": 0.1, "outbox_retry_max_s": 0.5, "hero_loop_interval_s": 0.2,
                "worker_env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, **trainer}
     raw = config_dict_for_tests(tmp_path / "var", trainer=section, curriculum=curriculum or {})
-    for name, port in ports.items():
-        raw["services"][name]["port"] = port
     return settings_from_dict(raw, root=tmp_path, env={})
 
 
@@ -66,12 +61,20 @@ class Stack:
         await self.servers.pop("vault").stop(0.2)
 
     async def start_vault(self) -> None:
+        """The vault on port 0 the first time; after stop_vault, back on the port it had (as after a restart:
+        its dependants keep its address)."""
         from services.vault.app import setup as vault_setup
 
-        server = ServiceServer(self.settings, "vault", metrics_port=False)
-        await vault_setup(server)
-        await server.start()
-        self.servers["vault"] = server
+        await self.start("vault", vault_setup)
+
+    async def start(self, name: str, setup, **kwargs: Any) -> ServiceServer:
+        server = ServiceServer(self.settings, name, metrics_port=False)
+        await setup(server, **kwargs)
+        port = await server.start()
+        self.servers[name] = server
+        if self.settings.service(name).port != port:
+            self.settings = with_ports(self.settings, {name: port})
+        return server
 
 
 @contextlib.asynccontextmanager
@@ -81,24 +84,17 @@ async def run_stack(tmp_path: Path, hero_dir: Path, *, trainer_in_process: bool 
     from services.curriculum.app import setup as curriculum_setup
     from services.trainer.app import setup as trainer_setup
 
-    ports = {name: free_port() for name in ("vault", "curriculum", "trainer")}
-    settings = stack_settings(tmp_path, hero_dir, ports, curriculum=curriculum, **trainer)
-    stack = Stack(settings, {}, None, None)
+    stack = Stack(stack_settings(tmp_path, hero_dir, curriculum=curriculum, **trainer), {}, None, None)
     await stack.start_vault()
-    curriculum = ServiceServer(settings, "curriculum", metrics_port=False)
-    await curriculum_setup(curriculum)
-    await curriculum.start()
-    stack.servers["curriculum"] = curriculum
+    await stack.start("curriculum", curriculum_setup)  # after the vault: its settings carry the vault's port
     if trainer_in_process:
         from services.trainer.app import build_domain
 
-        trainer_server = ServiceServer(settings, "trainer", metrics_port=False)
         # Built here so tests can reach the domain (e.g. drive the hero loop while training is paused).
-        stack.trainer_domain = build_domain(settings)
-        await trainer_setup(trainer_server, domain=stack.trainer_domain)
-        await trainer_server.start()
-        stack.servers["trainer"] = trainer_server
-    stack.realm = connect(settings, token=ADMIN_TOKEN)
+        stack.trainer_domain = build_domain(stack.settings)
+        await stack.start("trainer", trainer_setup, domain=stack.trainer_domain)
+    # Without an in-process trainer its port stays 0 here: a test starting one as a child reads its port back.
+    stack.realm = connect(stack.settings, token=ADMIN_TOKEN)
     try:
         yield stack
     finally:

@@ -1,5 +1,8 @@
 """The trainer as its own process (`python -m services.trainer`): kill -9 of the whole trainer mid-quest, then a
-restart continues the quest from its last checkpoint. The CLI drives a running trainer too."""
+restart continues the quest from its last checkpoint. The CLI drives a running trainer too.
+
+The trainer binds port 0 and publishes it (services.kit.ports); the realm.yaml the CLI and the restarted trainer
+read then names that port (a restart comes back on the port it had, as under the supervisor)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-import yaml
 
+from fixtures.kit import ADMIN_TOKEN, with_ports, write_settings
+from fixtures.ports import wait_for_address
+from realm.sdk import connect
 from realm.trainer.v1 import trainer_pb2 as pb
 
 pytestmark = pytest.mark.integration
@@ -54,12 +59,13 @@ async def get_quest(trainer, name: str) -> pb.Quest:
 @pytest.mark.slow
 async def test_trainer_killed_mid_quest_resumes_after_restart_and_cli_drives_it(stack_factory, tmp_path):
     async with stack_factory(trainer_in_process=False) as stack:
-        config = tmp_path / "realm.yaml"
-        config.write_text(yaml.safe_dump(dict(stack.settings.raw)))
+        config = write_settings(stack.settings, tmp_path / "realm.yaml")  # the trainer's port: 0
         log = tmp_path / "trainer.log"
         process = await start_trainer(config, log)
-        trainer = stack.realm.trainer
         try:
+            port = (await call(wait_for_address, stack.settings.data_dir, "trainer", process, log=log))["port"]
+            write_settings(with_ports(stack.settings, {"trainer": port}), config)
+            trainer = connect(addresses={"trainer": f"127.0.0.1:{port}"}, token=ADMIN_TOKEN).trainer
             await wait_serving(trainer)
             from realm.cli.main import main as cli
 
