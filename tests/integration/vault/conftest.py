@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ import grpc
 import pytest
 
 from fixtures.kit import ADMIN_TOKEN, make_test_settings, serve_for_test, write_test_config
+from fixtures.ports import wait_for_address
 from realm.sdk import connect
 from realm.vault.v1 import vault_pb2 as pb
 from services.vault.app import setup
@@ -113,25 +113,23 @@ def checkpoint_files():
 
 # -- the vault as its own process (python -m services.vault), for crash tests and cancelled streams --
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class VaultProcess:
+    """Each start binds port 0 and publishes the port (services.kit.ports); start() returns a client for it."""
+
     def __init__(self, tmp_path: Path, **vault) -> None:
-        self.port = free_port()
-        self.config = write_test_config(tmp_path, ports={"vault": self.port},
+        self.port: int | None = None
+        self.config = write_test_config(tmp_path,
                                         vault={"zones": {"hot": {"path": str(tmp_path / "zones" / "hot")}}, **vault})
+        self.data_dir = tmp_path / "var"
         self.log = tmp_path / "vault.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self):
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "services.vault", "--config",
-                                          str(self.config)],
+                                          str(self.config), "--port", "0"],
                                          cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.port = wait_for_address(self.data_dir, "vault", self.proc, timeout=30, log=self.log)["port"]
         client = connect(addresses={"vault": f"127.0.0.1:{self.port}"}, token=ADMIN_TOKEN).vault
         deadline = time.monotonic() + 30
         while True:
