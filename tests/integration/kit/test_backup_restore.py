@@ -2,7 +2,8 @@
 
 The vault, curriculum and trainer run as their own processes (`python -m services.<name>`, as the supervisor runs
 them); writes go on through the SDK while CreateBackup runs; RestoreBackup stages the backup and the service
-exits by itself; the next start applies the restore before any store opens.
+exits by itself; the next start applies the restore before any store opens. Each service's first start binds
+port 0 and publishes the port; realm.yaml then names it (for dependants, the CLI and restarts).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +23,8 @@ import grpc
 import pytest
 import yaml
 
-from fixtures.kit import ADMIN_TOKEN, READ_TOKEN, config_dict_for_tests
+from fixtures.kit import ADMIN_TOKEN, READ_TOKEN, config_dict_for_tests, with_ports, write_settings
+from fixtures.ports import wait_for_address
 from realm.cli.main import main as realm_main
 from realm.common.v1 import maintenance_pb2 as mpb
 from realm.curriculum.v1 import curriculum_pb2 as cpb
@@ -42,14 +43,13 @@ STORES = {"vault": {"catalog"}, "curriculum": {"progression", "evaluations", "vo
 START_TIMEOUT_S = 120.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Stack:
-    """Service processes on fixed free ports (they find each other through realm.yaml), logs under tmp_path."""
+    """Service processes that find each other through realm.yaml, logs under tmp_path.
+
+    A service's first start binds port 0 and publishes the port (services.kit.ports); realm.yaml then names it,
+    so what starts later (a dependant, the CLI) finds it and a restart comes back on the port it had, as under the
+    supervisor. Start in dependency order (vault, curriculum, trainer).
+    """
 
     def __init__(self, tmp_path: Path) -> None:
         hero_dir = tmp_path / "hero"
@@ -60,16 +60,17 @@ class Stack:
                                                          "idle": {"enabled": False}}))
         raw = config_dict_for_tests(tmp_path / "var", trainer={"heroes_dir": str(heroes)},
                                     curriculum={"auto_evaluate": False}, backup={"keep": 10})
-        for name in SERVICES:
-            raw["services"][name]["port"] = free_port()
         for name in ("inference", "warden", "gateway"):
             raw["services"][name]["enabled"] = False
         self.tmp_path = tmp_path
         self.config_path = tmp_path / "realm.yaml"
-        self.config_path.write_text(yaml.safe_dump(raw))
-        self.settings = settings_from_dict(raw, root=tmp_path, env={})
         self.processes: dict[str, subprocess.Popen] = {}
-        self.realm = connect(self.settings, token=ADMIN_TOKEN)
+        self._configure(settings_from_dict(raw, root=tmp_path, env={}))
+
+    def _configure(self, settings) -> None:
+        self.settings = settings
+        write_settings(settings, self.config_path)
+        self.realm = connect(settings, token=ADMIN_TOKEN)
 
     def start(self, name: str) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'clients'}"}
@@ -77,6 +78,10 @@ class Stack:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}", "--config", str(self.config_path)], cwd=str(REPO),
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        if self.settings.service(name).port == 0:  # its first start: learn the port it bound
+            record = wait_for_address(self.settings.data_dir, name, self.processes[name], timeout=START_TIMEOUT_S,
+                                      log=self.tmp_path / f"{name}.log")
+            self._configure(with_ports(self.settings, {name: record["port"]}))
         self.wait_serving(name)
 
     def wait_serving(self, name: str) -> None:
