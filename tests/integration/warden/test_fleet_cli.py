@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.kit import write_test_config
+from fixtures.kit import with_ports, write_settings, write_test_config
+from fixtures.ports import refusing_port
 from services.kit.config import load_settings
-from services.kit.ports import free_ports
 from services.kit.server import ServiceServer
 from services.warden.app import setup as warden_setup
 
@@ -28,10 +28,13 @@ async def realm(config: Path, *argv: str) -> tuple[int, str]:
 
 
 async def test_fleet_and_status_show_the_wardens_view(tmp_path):
-    vault_port, warden_port, dead_port = free_ports(3)
-    config = write_test_config(tmp_path, ports={"vault": vault_port, "warden": warden_port, "curriculum": dead_port})
+    with refusing_port() as dead_port:  # the curriculum is down: nothing listens there while the test runs
+        await check_fleet_and_status(tmp_path, dead_port)
+
+
+async def check_fleet_and_status(tmp_path: Path, dead_port: int) -> None:
+    config = write_test_config(tmp_path, ports={"curriculum": dead_port})
     raw = config.read_text()
-    settings = load_settings(config)
     # Only three services in this fleet: the vault (up), the curriculum (down) and the warden.
     for name in ("inference", "trainer", "gateway"):
         raw = raw.replace(f"  {name}:\n    host: local\n    port: 0\n", "")
@@ -39,13 +42,14 @@ async def test_fleet_and_status_show_the_wardens_view(tmp_path):
     settings = load_settings(config)
     assert set(settings.services) == {"vault", "curriculum", "warden"}
 
+    # Port 0 each, in order: the warden watches the vault where it listens; the CLI's realm.yaml names both.
     vault = ServiceServer(settings, "vault", metrics_port=False)
-    warden = ServiceServer(settings, "warden", metrics_port=False)
     await vault.prepare()
-    await vault.start()
+    settings = with_ports(settings, {"vault": await vault.start()})
+    warden = ServiceServer(settings, "warden", metrics_port=False)
     await warden.prepare()
     await warden_setup(warden)
-    await warden.start()
+    write_settings(with_ports(settings, {"warden": await warden.start()}), config)
     try:
         code, out = await realm(config, "fleet", "--json")
         fleet = json.loads(out)

@@ -7,9 +7,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from fixtures.kit import READ_TOKEN, make_test_settings, serve_for_test
+from fixtures.kit import READ_TOKEN, make_test_settings, serve_for_test, with_ports
+from fixtures.ports import refusing_port
 from realm.warden.v1 import warden_pb2, warden_pb2_grpc
-from services.kit.ports import free_ports
 from services.kit.server import ServiceServer
 from services.warden.app import setup
 
@@ -19,7 +19,11 @@ WATCHED = {"probe_interval_seconds": 0.2, "probe_timeout_seconds": 0.5, "backoff
 
 
 async def test_fleet_status_and_watch(tmp_path):
-    (dead_port,) = free_ports(1)
+    with refusing_port() as dead_port:  # the curriculum is down: nothing listens there while the test runs
+        await check_fleet_status_and_watch(tmp_path, dead_port)
+
+
+async def check_fleet_status_and_watch(tmp_path, dead_port: int):
     settings = make_test_settings(
         tmp_path,
         services={"warden": {"host": "local", "port": 0}, "curriculum": {"host": "local", "port": dead_port, "depends_on": []}},
@@ -75,6 +79,7 @@ async def until(stream, predicate) -> warden_pb2.WatchFleetResponse:
 
 
 async def start_vault(settings, port: int) -> ServiceServer:
+    """The vault on `port`: 0 the first time (read back), then the port it had (its watchers keep its address)."""
     server = ServiceServer(settings, "vault", port=port, metrics_port=False)
     await server.prepare()
     await server.start()
@@ -82,14 +87,15 @@ async def start_vault(settings, port: int) -> ServiceServer:
 
 
 async def test_watch_sees_a_service_go_down_come_back_and_alerts_when_it_stays_down(tmp_path):
-    (vault_port,) = free_ports(1)
     settings = make_test_settings(
         tmp_path,
-        services={"warden": {"host": "local", "port": 0}, "vault": {"host": "local", "port": vault_port}},
+        services={"warden": {"host": "local", "port": 0}, "vault": {"host": "local", "port": 0}},
         warden={**WATCHED, "alert_after_seconds": 0.5, "critical_services": ["vault"],
                 "disk": {"warn_percent": 99.9, "critical_percent": 100}},
     )
-    vault = await start_vault(settings, vault_port)
+    vault = await start_vault(settings, 0)
+    vault_port = vault.bound_port
+    settings = with_ports(settings, {"vault": vault_port})  # the warden watches the vault where it listens
     try:
         async with serve_for_test(settings, "warden", setup) as warden, fleet_watch(warden.address) as stream:
             first = await until(stream, lambda u: service(u, "vault").state == warden_pb2.SERVING_STATE_SERVING)
