@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import time
 
 import pytest
 import torch
 
 from fixtures.heroes import build_test_hero
-from fixtures.kit import make_test_settings, serve_for_test
+from fixtures.kit import make_test_settings, serve_for_test, with_ports
+from fixtures.ports import refusing_port
 from realm.curriculum.v1 import curriculum_pb2 as pb
 from realm.trainer.v1 import trainer_pb2, trainer_pb2_grpc
 from realm.vault.v1 import vault_pb2
@@ -39,12 +39,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def settings_with_ports(tmp_path, ports: dict[str, int], **sections):
     services = {name: {"host": "local", "port": ports.get(name, 0)} for name in SERVICE_NAMES}
     return make_test_settings(tmp_path, services=services, **sections)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class QuestRecorder(trainer_pb2_grpc.TrainerServiceServicer):
@@ -80,34 +74,35 @@ async def test_evaluate_checkpoint_through_inference_and_vault(tmp_path):
         checkpoint = await asyncio.to_thread(admin.vault.push, hero, "checkpoint", display_name="tiny-hero",
                                              lineage={"campaign": "campaigns/trial", "global_step": 1200,
                                                       "metrics": {"loss": 0.001}})
-        inference_port = free_port()  # nothing listens there until the trial has failed a few times
         inference_settings = settings_with_ports(tmp_path / "inference", {"vault": vault.port},
                                                  inference={"max_batch_size": 8, "max_queue": 64})
-        settings = settings_with_ports(
-            tmp_path / "curriculum", {"vault": vault.port, "inference": inference_port, "trainer": trainer.port},
-            curriculum={"eval_window": 1, "trial_retry_initial_s": 0.2, "trial_retry_max_s": 0.5,
-                        "sparring": {"share": 0.1, "max_rows": 3}})
-        async with serve_for_test(settings, "curriculum", curriculum_setup) as curriculum:
-            c = curriculum.connect().curriculum
-            await asyncio.to_thread(c.configure, "trial", [pb.SkillSettings(skill="bin", enabled=True)])
-            started = await asyncio.to_thread(c.EvaluateCheckpoint, pb.EvaluateCheckpointRequest(
-                campaign="campaigns/trial", checkpoint=checkpoint.name))
-            ev = started.evaluation
+        with refusing_port() as down:  # inference is down: nothing listens there, connecting is refused
+            settings = settings_with_ports(
+                tmp_path / "curriculum", {"vault": vault.port, "inference": down, "trainer": trainer.port},
+                curriculum={"eval_window": 1, "trial_retry_initial_s": 0.2, "trial_retry_max_s": 0.5,
+                            "sparring": {"share": 0.1, "max_rows": 3}})
+            async with serve_for_test(settings, "curriculum", curriculum_setup) as curriculum:
+                c = curriculum.connect().curriculum
+                await asyncio.to_thread(c.configure, "trial", [pb.SkillSettings(skill="bin", enabled=True)])
+                started = await asyncio.to_thread(c.EvaluateCheckpoint, pb.EvaluateCheckpointRequest(
+                    campaign="campaigns/trial", checkpoint=checkpoint.name))
+                ev = started.evaluation
 
-            def retrying():
-                for _ in range(300):
-                    current = c.GetEvaluation(pb.GetEvaluationRequest(name=ev.name)).evaluation
-                    if current.attempts >= 2 and current.state == pb.EVALUATION_STATE_PENDING:
-                        return current
-                    time.sleep(0.05)
-                raise AssertionError(f"the trial was not retried: {current}")
+                def retrying():
+                    for _ in range(300):
+                        current = c.GetEvaluation(pb.GetEvaluationRequest(name=ev.name)).evaluation
+                        if current.attempts >= 2 and current.state == pb.EVALUATION_STATE_PENDING:
+                            return current
+                        time.sleep(0.05)
+                    raise AssertionError(f"the trial was not retried: {current}")
 
-            waiting = await asyncio.to_thread(retrying)
-            assert "UNAVAILABLE" in waiting.error and waiting.HasField("next_attempt_time")
-        # The curriculum restarts while the trial waits for its retry; then inference comes up.
-        inference_server = ServiceServer(inference_settings, "inference", port=inference_port, metrics_port=False)
+                waiting = await asyncio.to_thread(retrying)
+                assert "UNAVAILABLE" in waiting.error and waiting.HasField("next_attempt_time")
+        # The curriculum restarts while the trial waits for its retry; inference has come up (port 0) meanwhile,
+        # and the restarted curriculum is configured with the port it bound.
+        inference_server = ServiceServer(inference_settings, "inference", port=0, metrics_port=False)
         await inference_setup(inference_server)
-        await inference_server.start()
+        settings = with_ports(settings, {"inference": await inference_server.start()})
         try:
             async with serve_for_test(settings, "curriculum", curriculum_setup) as curriculum:
                 c = curriculum.connect().curriculum
