@@ -1,6 +1,9 @@
 """A whole realm on loopback for the Guild Hall, Oracle, Campaigns, Settings and Fleet pages: vault, curriculum,
-inference (serving the tiny hero and any checkpoint on demand), trainer, warden and the gateway, each on a free
-port named in one realm.yaml (so the warden watches them all), in the conftest's background loop.
+inference (serving the tiny hero and any checkpoint on demand), trainer, warden and the gateway, each on port 0
+in dependency order with the ports read back named in the settings of the next (so the warden watches them all),
+in the conftest's background loop. The gateway's socket is bound first and handed to aiohttp (the warden, started
+before the gateway app, needs its port); the curriculum restarts once the trainer it sends sparring quests to
+listens (the trainer needs the curriculum first).
 
 Checkpoints are real model directories (the tiny hero, one marker file added so each is its own asset) pushed to
 the vault with a campaign lineage, as the trainer's outbox does; the curriculum may run trials on them.
@@ -10,15 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
+from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests, with_ports
 
-from .conftest import TRAINING_DEFAULTS, Background, free_port
+from .conftest import TRAINING_DEFAULTS, Background, restart, start_stack
 
 SERVICES = ("vault", "curriculum", "inference", "trainer", "warden")
 
@@ -64,7 +68,6 @@ async def serve_realm(tmp: Path, hero_dir: Path, *, auto_evaluate: bool):
     from services.gateway.config import config_from_settings
     from services.inference.app import setup as inference_setup
     from services.kit.config import settings_from_dict
-    from services.kit.server import ServiceServer
     from services.trainer.app import setup as trainer_setup
     from services.vault.app import setup as vault_setup
     from services.warden.app import setup as warden_setup
@@ -75,7 +78,6 @@ async def serve_realm(tmp: Path, hero_dir: Path, *, auto_evaluate: bool):
         "display_name": "Tiny Hero", "model_dir": str(hero_dir), "architecture": "qwen3",
         # Room for the campaign's default mantra (a system turn of ~50 tokens added to every row).
         "training_defaults": {**TRAINING_DEFAULTS, "max_seq_len": 160}, "idle": {"enabled": False}}))
-    ports = {name: free_port() for name in (*SERVICES, "gateway")}
     raw = config_dict_for_tests(
         tmp / "var",
         trainer={"heroes_dir": str(heroes), "idle_poll_s": 0.1, "worker_env": {"OMP_NUM_THREADS": "1"}},
@@ -83,32 +85,30 @@ async def serve_realm(tmp: Path, hero_dir: Path, *, auto_evaluate: bool):
                    "default_model": {"id": "default", "source": "latest", "fallback": str(hero_dir)}},
         curriculum={"auto_evaluate": auto_evaluate, "eval_concurrency": 4},
         warden={"probe_interval_seconds": 0.5, "alert_after_seconds": 0})
-    for name, port in ports.items():
-        raw["services"][name]["port"] = port
-    settings = settings_from_dict(raw, root=tmp, env={})
-    servers: dict[str, Any] = {}
+    gateway_socket = socket.socket()  # bound here, served by aiohttp below: never released and rebound
+    gateway_socket.bind(("127.0.0.1", 0))
+    settings = with_ports(settings_from_dict(raw, root=tmp, env={}), {"gateway": gateway_socket.getsockname()[1]})
+    servers: list[Any] = []
     try:
-        for name, setup in (("vault", vault_setup), ("curriculum", curriculum_setup), ("inference", inference_setup),
-                            ("trainer", trainer_setup), ("warden", warden_setup)):
-            server = ServiceServer(settings, name, metrics_port=False)
-            await server.prepare()
-            await setup(server)
-            await server.start()
-            servers[name] = server
-        addresses = {name: f"127.0.0.1:{ports[name]}" for name in SERVICES}
+        settings = await start_stack(settings, servers, (
+            ("vault", vault_setup), ("inference", inference_setup), ("curriculum", curriculum_setup),
+            ("trainer", trainer_setup)))
+        settings = await restart(settings, servers, "curriculum", curriculum_setup)
+        settings = await start_stack(settings, servers, (("warden", warden_setup),))
+        addresses = {name: settings.service(name).address for name in SERVICES}
         app = create_app(config_from_settings(settings, addresses, heartbeat_seconds=1.0))
         runner = make_runner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", ports["gateway"])
+        site = web.SockSite(runner, gateway_socket)
         await site.start()
         try:
-            yield settings, f"http://127.0.0.1:{ports['gateway']}", servers
+            yield settings, f"http://{settings.service('gateway').address}", {s.name: s for s in servers}
         finally:
             await runner.cleanup()
     finally:
-        for server in reversed(list(servers.values())):
+        gateway_socket.close()
+        for server in reversed(servers):
             await server.stop(0.5)
-
 
 @contextlib.contextmanager
 def realm2_for(tmp: Path, hero_dir: Path, *, auto_evaluate: bool = False, campaign_name: str = "Guild campaign"):

@@ -1,5 +1,6 @@
 """The Tavern in a real browser: Debian's chromium driven by Python Playwright, against real services on loopback
-(vault, curriculum, trainer with its real worker and the tiny hero, and the gateway), all bound to free ports.
+(vault, curriculum, trainer with its real worker and the tiny hero, and the gateway), each bound to port 0 in
+dependency order, the settings of the next naming the ports read back (fixtures.kit.start_server).
 
 The services run in an asyncio loop on a background thread; the tests drive the browser from the main thread and
 check every UI action through the API (the synchronous SDK, straight to the services).
@@ -12,7 +13,6 @@ import contextlib
 import csv
 import io
 import shutil
-import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests
+from fixtures.kit import ADMIN_TOKEN, config_dict_for_tests, start_server
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -38,12 +38,6 @@ window.addEventListener('error', (e) => window.__tavern.errors.push(String(e.mes
 # Small and quick on a shared 2-core CPU; max_steps comes from each quest's rows (1 epoch, 4 rows a step).
 TRAINING_DEFAULTS = {"checkpoint_every_steps": 50, "max_seq_len": 128, "micro_batch_size": 4, "epochs": 1,
                      "learning_rate": 0.003, "warmup_steps": 0, "seed": 1}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def chat_rows(count: int, start: int = 0) -> bytes:
@@ -115,7 +109,6 @@ async def serve_stack(tmp: Path, hero_dir: Path):
     from services.gateway.app import create_app, make_runner
     from services.gateway.config import config_from_settings
     from services.kit.config import settings_from_dict
-    from services.kit.server import ServiceServer
     from services.trainer.app import build_domain
     from services.trainer.app import setup as trainer_setup
     from services.vault.app import setup as vault_setup
@@ -125,50 +118,62 @@ async def serve_stack(tmp: Path, hero_dir: Path):
     (heroes / "tiny.yaml").write_text(yaml.safe_dump({
         "display_name": "Tiny Hero", "model_dir": str(hero_dir), "architecture": "qwen3",
         "training_defaults": TRAINING_DEFAULTS, "idle": {"enabled": False}}))
-    ports = {name: free_port() for name in ("vault", "curriculum", "trainer")}
     raw = config_dict_for_tests(tmp / "var", trainer={
         "heroes_dir": str(heroes), "idle_poll_s": 0.1, "validation_retry_s": 0.5, "outbox_retry_initial_s": 0.1,
         "outbox_retry_max_s": 0.5, "worker_env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}})
-    for name, port in ports.items():
-        raw["services"][name]["port"] = port
-    settings = settings_from_dict(raw, root=tmp, env={})
+    settings = settings_from_dict(raw, root=tmp, env={})  # every port 0: each server reads its own back
     servers = []
-    for name, setup in (("vault", vault_setup), ("curriculum", curriculum_setup)):
-        server = ServiceServer(settings, name, metrics_port=False)
-        await setup(server)
-        await server.start()
-        servers.append(server)
-    trainer = ServiceServer(settings, "trainer", metrics_port=False)
-    domain = build_domain(settings)
-    await trainer_setup(trainer, domain=domain)
-    await trainer.start()
-    servers.append(trainer)
-    addresses = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
-    app = create_app(config_from_settings(settings, addresses, heartbeat_seconds=1.0))
-    runner = make_runner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-
-    async def restart_trainer():
-        """A fresh trainer (new domain, caches and controller) on the same port and data dir, as after a restart."""
-        nonlocal trainer
-        await trainer.stop(0.5)
-        servers.remove(trainer)
-        trainer = ServiceServer(settings, "trainer", metrics_port=False)
-        fresh = build_domain(settings)
-        await trainer_setup(trainer, domain=fresh)
-        await trainer.start()
-        servers.append(trainer)
-        return fresh
-
+    runner = None
     try:
+        settings = await start_stack(settings, servers, (("vault", vault_setup), ("curriculum", curriculum_setup)))
+        domain = build_domain(settings)
+        trainer, settings = await start_server(settings, "trainer", trainer_setup, domain=domain)
+        servers.append(trainer)
+        # The curriculum sends sparring quests to the trainer, which needs it first: once the trainer listens,
+        # the curriculum restarts (on its port) with the trainer's too.
+        settings = await restart(settings, servers, "curriculum", curriculum_setup)
+        addresses = {name: settings.service(name).address for name in ("vault", "curriculum", "trainer")}
+        app = create_app(config_from_settings(settings, addresses, heartbeat_seconds=1.0))
+        runner = make_runner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+
+        async def restart_trainer():
+            """A fresh trainer (new domain, caches and controller) on the same port and data dir, as after a
+            restart."""
+            nonlocal trainer
+            await trainer.stop(0.5)
+            servers.remove(trainer)
+            fresh = build_domain(settings)
+            trainer, _ = await start_server(settings, "trainer", trainer_setup, domain=fresh)
+            servers.append(trainer)
+            return fresh
+
         yield settings, domain, f"http://127.0.0.1:{port}", restart_trainer
     finally:
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         for server in reversed(servers):
             await server.stop(0.5)
+
+
+async def start_stack(settings, servers: list, plan) -> Any:
+    """Start each (name, setup) of `plan` in order on port 0; returns the settings naming every port bound."""
+    for name, setup in plan:
+        server, settings = await start_server(settings, name, setup)
+        servers.append(server)
+    return settings
+
+
+async def restart(settings, servers: list, name: str, setup) -> Any:
+    """Stop `name` and start it again on the port it had, with `settings` (naming peers started after it)."""
+    old = next(s for s in servers if s.name == name)
+    await old.stop(0.5)
+    server, settings = await start_server(settings, name, setup)
+    servers[servers.index(old)] = server
+    return settings
 
 
 @pytest.fixture(scope="session")
