@@ -2,17 +2,18 @@
 
 Quests as the hero loop makes them (BIN L1 rows from the curriculum's generator, a new seed per quest, the default
 mantra applied), trained one after the other the way the controller chains them (each quest starts from the
-previous quest's final checkpoint with a fresh optimizer and lr schedule), with the worker's recipe. After every
-quest the frozen L1 eval set is answered greedily (mantra applied, as inference serves it) and graded.
+previous quest's final checkpoint with a fresh optimizer), with the worker's recipe. A checkpoint every
+--eval-every steps (the loop's wall-time cadence) and each quest's final one get a trial: the frozen L1 eval set
+answered greedily (mantra applied, as inference serves it) and graded. Mastery follows the loop's rule: the mean
+of the last 3 trials >= 0.9, so a dip after a quest boundary costs what it costs in the loop.
 
 Arms (each the hero's training_defaults with one change): the current heroes/tiny.yaml, and the candidates
 given with --arm NAME:key=value,key=value (TrainingConfig fields, or mantra=none for a campaign without the
 default mantra). Same model init, same quests, same order, one after the other.
 
-    .venv/bin/python bench/loop_levers.py [--quests 6] [--rows 6000] [--arm constant:lr_schedule=constant]
+    .venv/bin/python bench/loop_levers.py [--quests 6] [--rows 6000] [--eval-every 100] [--arm NAME:lr_scope=campaign,lr_decay_steps=1500]
 
-RESULT: per arm, the quest after which L1 accuracy first reached the pass threshold and the training seconds
-up to then; `best` names the arm that got there in the least training time.
+RESULT: per arm, the training seconds to L1 mastery; `best` names the arm that got there first.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ for extra in (ROOT, ROOT / "clients", ROOT / "ops", ROOT / "bench"):
 
 import yaml  # noqa: E402
 
-DEFAULT_ARMS = ("constant:lr_schedule=constant",)
+DEFAULT_ARMS = ("campaign:lr_scope=campaign,lr_decay_steps=1500",)
 
 
 def parse_arm(text: str) -> tuple[str, dict]:
@@ -85,7 +86,27 @@ def evaluate(model_dir: Path, mantra, today) -> float:
     return sum(skill.grade(p, t).correct for p, t in zip(problems, texts, strict=True)) / len(problems)
 
 
-def run_arm(name: str, config: dict, hero: Path, quests: list[Path], work: Path) -> list[dict]:
+class SaveClock:
+    """Collects the quest's checkpoints with the training seconds (saves excluded) at which each was taken."""
+
+    def __init__(self, trained_before: float) -> None:
+        self.saved: list[tuple[dict, float]] = []
+        self._before, self._started, self._saving = trained_before, 0.0, 0.0
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def sink(self, event: dict) -> None:
+        if event["event"] in ("checkpoint_saved", "completed") and event.get("path"):
+            seconds = time.perf_counter() - self._started - self._saving + self._before
+            if not self.saved or self.saved[-1][0]["path"] != event["path"]:
+                self.saved.append((event, seconds))
+            self._saving += float(event.get("save_seconds") or 0.0)
+
+
+def run_arm(name: str, config: dict, hero: Path, quests: list[Path], work: Path, eval_every: int) -> list[dict]:
+    """Train the quests one after the other; a trial (the L1 eval) of every checkpoint, saved every `eval_every`
+    steps as the loop's wall-time cadence would, and of each quest's final one. Training seconds exclude saves."""
     from services.kit.mantra import Mantra
     from services.trainer.worker.config import build_training_config
     from services.trainer.worker.protocol import Job
@@ -95,27 +116,40 @@ def run_arm(name: str, config: dict, hero: Path, quests: list[Path], work: Path)
     # mantra=none: the campaign sets an empty mantra (no system turn); default: every campaign's default mantra.
     mantra = None if config.pop("mantra", "default") in (None, "none", "") else Mantra()
     today = datetime.date.today()
-    model_dir, offset, results, trained = hero, 0, [], 0.0
+    model_dir, offset, trials, trained = hero, 0, [], 0.0
     for index, quest in enumerate(quests):
-        cfg = build_training_config({}, {**config, "checkpoint_every_steps": 0, "checkpoint_every_seconds": 0})
+        cfg = build_training_config({}, {**config, "checkpoint_every_steps": eval_every, "checkpoint_every_seconds": 0})
         job = Job(quest=f"quests/{name}-{index}", campaign="campaigns/levers", hero="heroes/tiny",
                   model_dir=model_dir, dataset_path=quest, run_dir=work / name / f"q{index}", config=cfg,
                   global_step_offset=offset, mantra=mantra, mantra_date=today.isoformat())
-        events: list[dict] = []
-        recipe = TrainingRecipe(job, events.append)
+        clock = SaveClock(trained)
+        recipe = TrainingRecipe(job, clock.sink)
         recipe.setup()
-        started = time.perf_counter()
+        clock.start()
         recipe.train()
-        trained += time.perf_counter() - started
+        saved, trained = clock.saved, clock.saved[-1][1]
         recipe.cleanup()
-        done = next(e for e in events if e["event"] == "completed")
-        model_dir, offset = Path(done["path"]), done["global_step"]
-        accuracy = evaluate(model_dir, mantra, today)
-        results.append({"quest": index + 1, "steps": offset, "loss": done["loss"], "accuracy": accuracy,
-                        "train_seconds": trained})
-        print(f"  {name:<14} quest {index + 1}: step {offset:>5} loss {done['loss']:.4f} "
-              f"L1 accuracy {accuracy:.2f} ({trained:.0f} s trained)", flush=True)
-    return results
+        for event, seconds in saved:
+            accuracy = evaluate(Path(event["path"]), mantra, today)
+            trials.append({"quest": index + 1, "step": event["global_step"], "accuracy": accuracy,
+                           "train_seconds": seconds, "quest_end": event["event"] == "completed"})
+        model_dir, offset = Path(saved[-1][0]["path"]), saved[-1][0]["global_step"]
+        print(f"  {name:<14} quest {index + 1}: step {offset:>5} trials "
+              + " ".join(f"{t['accuracy']:.2f}" for t in trials if t["quest"] == index + 1)
+              + f" ({trained:.0f} s trained)", flush=True)
+    return trials
+
+
+def show(trial: dict | None) -> str:
+    return f"step {trial['step']} {trial['train_seconds']:.0f}s" if trial else "not reached"
+
+
+def mastered(trials: list[dict], window: int = 3, threshold: float = 0.9) -> dict | None:
+    """The trial at which the loop's rule (mean of the last `window` trials >= threshold) first holds."""
+    for end in range(window, len(trials) + 1):
+        if sum(t["accuracy"] for t in trials[end - window:end]) / window >= threshold:
+            return trials[end - 1]
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=6000, help="rows per quest (heroes/tiny.yaml idle.batch_rows)")
     parser.add_argument("--arm", action="append", default=None, metavar="NAME:key=value,...")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval-every", type=int, default=100,
+                        help="steps between checkpoints, each one trialled (~20 s of training here)")
     parser.add_argument("--no-current", action="store_true", help="only the --arm candidates (not heroes/tiny.yaml)")
     args = parser.parse_args(argv)
     import torch
@@ -132,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     defaults, optimizer = hero_defaults()
-    base = {**defaults, "optimizer": optimizer.get("kind", "adamw"), "weight_decay": optimizer.get("weight_decay", 0.0)}
+    base = {**defaults, "optimizer": optimizer.get("kind", "adamw"), "weight_decay": optimizer.get("weight_decay", 0.0),
+            "mantra": "none"}  # as realm play's tiny-hero campaign
     arms = [] if args.no_current else [("current", base)]
     arms += [(n, {**base, **c}) for n, c in map(parse_arm, args.arm or DEFAULT_ARMS)]
     load_before = os.getloadavg()
@@ -140,19 +177,21 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         hero = build_tiny_hero(work / "hero")
         quests = write_quests(work, args.quests, args.rows)
-        table = {name: run_arm(name, config, hero, quests, work) for name, config in arms}
-    threshold = 0.9
-    print(f"\n{'arm':<14}" + "".join(f"{'q' + str(i + 1):>7}" for i in range(args.quests)) + f"{'to 0.9':>16}")
+        table = {name: run_arm(name, config, hero, quests, work, args.eval_every) for name, config in arms}
+    print(f"\n{'arm':<14}{'trials':>7}{'min mid-quest':>15}{'first >= 0.9':>16}{'mastered (3)':>16}")
     reached = {}
-    for name, results in table.items():
-        first = next((r for r in results if r["accuracy"] >= threshold), None)
-        reached[name] = first
-        to = f"q{first['quest']} {first['train_seconds']:.0f}s" if first else "not reached"
-        print(f"{name:<14}" + "".join(f"{r['accuracy']:>7.2f}" for r in results) + f"{to:>16}")
+    for name, trials in table.items():
+        first = next((t for t in trials if t["accuracy"] >= 0.9), None)
+        reached[name] = mastered(trials)
+        after_first = [t["accuracy"] for t in trials if first and t["step"] > first["step"] and not t["quest_end"]]
+        low = f"{min(after_first):.2f}" if after_first else "-"
+        print(f"{name:<14}{len(trials):>7}{low:>15}{show(first):>16}{show(reached[name]):>16}")
+    print("min mid-quest: the lowest trial after the first >= 0.9 that was not a quest's final checkpoint")
     print("load average before: {:.1f}/{:.1f}/{:.1f}, after: {:.1f}/{:.1f}/{:.1f}".format(
         *load_before, *os.getloadavg()))
     best = min((n for n in reached if reached[n]), key=lambda n: reached[n]["train_seconds"], default="none")
-    parts = " ".join(f"{n}_quests_to_l1={reached[n]['quest'] if reached[n] else 'not_reached'}" for n in reached)
+    parts = " ".join(f"{n}_seconds_to_l1={reached[n]['train_seconds']:.0f}" if reached[n]
+                     else f"{n}_seconds_to_l1=not_reached" for n in reached)
     print(f"RESULT {parts} best={best}")
     return 0
 

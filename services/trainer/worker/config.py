@@ -17,7 +17,8 @@ from typing import Any
 from services.kit.errors import InvalidArgument
 
 OPTIMIZERS = ("adamw", "adamw_8bit", "paged_adamw_8bit", "muon", "sgd")
-SCHEDULES = ("cosine", "linear", "constant")
+SCHEDULES = ("cosine", "linear", "inverse_sqrt", "constant")
+LR_SCOPES = ("quest", "campaign")
 PRECISIONS = ("auto", "fp32", "bf16")
 DISTRIBUTED = ("ddp", "fsdp")
 ATTENTION = ("sdpa", "eager")
@@ -50,6 +51,11 @@ class TrainingConfig:
     lr_schedule: str = field(default="cosine", metadata=_choice(*SCHEDULES))
     warmup_steps: int = field(default=0, metadata=_number(0, 1_000_000, integer=True))
     min_lr_ratio: float = field(default=0.1, metadata=_number(0, 1))
+    # quest: the decay runs over each quest (every quest restarts at the peak); campaign: it runs over the hero's
+    # global step, continued across quests, over `lr_decay_steps` (inverse_sqrt: its time scale). Warm-up stays
+    # per quest in both: every quest starts with fresh optimizer moments.
+    lr_scope: str = field(default="quest", metadata=_choice(*LR_SCOPES))
+    lr_decay_steps: int = field(default=0, metadata=_number(0, 100_000_000, integer=True))
     # Batch and length
     micro_batch_size: int = field(default=8, metadata=_number(1, 4096, integer=True))
     gradient_accumulation_steps: int = field(default=1, metadata=_number(1, 4096, integer=True))
@@ -89,6 +95,11 @@ class TrainingConfig:
         if self.min_mask_ratio > self.max_mask_ratio:
             raise InvalidArgument(
                 f"must be <= max_mask_ratio ({self.max_mask_ratio}), got {self.min_mask_ratio}", field="min_mask_ratio"
+            )
+        decays_over_given_steps = self.lr_scope == "campaign" or self.lr_schedule == "inverse_sqrt"
+        if decays_over_given_steps and self.lr_schedule != "constant" and not self.lr_decay_steps:
+            raise InvalidArgument(
+                f"must be > 0 for lr_schedule {self.lr_schedule} with lr_scope {self.lr_scope}", field="lr_decay_steps"
             )
         if not self.lora_target_modules and self.lora_enabled:
             raise InvalidArgument("must name at least one module when LoRA is enabled", field="lora_target_modules")
@@ -185,7 +196,7 @@ def config_from_dict(data: dict[str, Any]) -> TrainingConfig:
     return build_training_config({}, data)
 
 
-_HASHED_WHEN_SET = ("checkpoint_every_seconds",)
+_HASHED_WHEN_SET = ("checkpoint_every_seconds", "lr_scope", "lr_decay_steps")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
 
 

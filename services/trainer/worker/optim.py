@@ -64,22 +64,32 @@ def build_optimizers(model: torch.nn.Module, cfg: TrainingConfig) -> list[torch.
     raise AssertionError(f"unhandled optimizer {cfg.optimizer}")  # the config validated the choice
 
 
-def lr_multiplier(step: int, cfg: TrainingConfig, total_steps: int) -> float:
-    """Linear warm-up over `warmup_steps`, then cosine / linear decay to `min_lr_ratio`, or constant."""
-    if cfg.warmup_steps and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
+def lr_multiplier(step: int, cfg: TrainingConfig, total_steps: int, step_offset: int = 0) -> float:
+    """Linear warm-up over the quest's first `warmup_steps`, then the decay of `lr_schedule` down to
+    `min_lr_ratio`: over the rest of the quest (lr_scope quest) or over the hero's global step, `step_offset +
+    step`, continued across quests (lr_scope campaign)."""
+    warming = bool(cfg.warmup_steps) and step < cfg.warmup_steps
+    warm = (step + 1) / cfg.warmup_steps if warming else 1.0
     if cfg.lr_schedule == "constant":
-        return 1.0
-    decay_steps = max(1, total_steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / decay_steps)
-    if cfg.lr_schedule == "cosine":
-        shape = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return warm
+    if cfg.lr_scope == "campaign":
+        position, span = step_offset + step, cfg.lr_decay_steps
+    elif warming:
+        return warm
     else:
-        shape = 1.0 - progress
-    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * shape
+        position = step - cfg.warmup_steps
+        span = cfg.lr_decay_steps if cfg.lr_schedule == "inverse_sqrt" else max(1, total_steps - cfg.warmup_steps)
+    if cfg.lr_schedule == "inverse_sqrt":
+        shape = math.sqrt(span / (span + position))
+    else:
+        progress = min(1.0, position / span)
+        shape = 0.5 * (1.0 + math.cos(math.pi * progress)) if cfg.lr_schedule == "cosine" else 1.0 - progress
+    return warm * (cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * shape)
 
 
-def build_schedulers(optimizers, cfg: TrainingConfig, total_steps: int) -> list[torch.optim.lr_scheduler.LambdaLR]:
+def build_schedulers(optimizers, cfg: TrainingConfig, total_steps: int,
+                     step_offset: int = 0) -> list[torch.optim.lr_scheduler.LambdaLR]:
     return [
-        torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_multiplier(step, cfg, total_steps)) for opt in optimizers
+        torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_multiplier(step, cfg, total_steps, step_offset))
+        for opt in optimizers
     ]

@@ -148,7 +148,7 @@ class TrainingRecipe:
             self.architecture = type(self.model).__name__
             shard_model(self.model, self.device, self.dist.world_size)
         self.optimizers = build_optimizers(self.model, cfg)
-        self.schedulers = build_schedulers(self.optimizers, cfg, self.total_steps)
+        self.schedulers = build_schedulers(self.optimizers, cfg, self.total_steps, self.job.global_step_offset)
         if resume_from is not None:
             self._load_trainer_state(resume_from)
         self.train_model = self.model

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from services.kit.errors import FailedPrecondition
+from services.kit.errors import FailedPrecondition, InvalidArgument
 from services.trainer.worker.checkpoints import STATE_DIR, complete_checkpoints, read_state, sha256_text
 from services.trainer.worker.config import build_training_config
 from services.trainer.worker.optim import build_optimizers, lr_multiplier
@@ -58,6 +58,42 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor():
     linear = build_training_config({}, {"lr_schedule": "linear", "min_lr_ratio": 0.0})
     assert lr_multiplier(5, linear, 10) == pytest.approx(0.5)
     assert lr_multiplier(7, build_training_config({}, {"lr_schedule": "constant"}), 10) == 1.0
+
+
+def test_campaign_scope_continues_the_decay_across_quests_instead_of_restarting():
+    cfg = build_training_config({}, {"warmup_steps": 2, "lr_schedule": "cosine", "min_lr_ratio": 0.1,
+                                     "lr_scope": "campaign", "lr_decay_steps": 100})
+    first_quest = [lr_multiplier(s, cfg, 50, step_offset=0) for s in range(50)]
+    second_quest = [lr_multiplier(s, cfg, 50, step_offset=50) for s in range(50)]
+    # The second quest warms up to where the first one left off, not back to the peak.
+    assert second_quest[1] == pytest.approx(lr_multiplier(51, cfg, 200), rel=1e-9)
+    assert max(second_quest) < first_quest[10]
+    assert lr_multiplier(0, cfg, 50, step_offset=150) == pytest.approx(0.1 / 2)  # past the span: floor, warming
+    quest_scope = build_training_config({}, {"warmup_steps": 2, "lr_schedule": "cosine", "min_lr_ratio": 0.1})
+    assert lr_multiplier(25, quest_scope, 50, step_offset=50) == lr_multiplier(25, quest_scope, 50)
+
+
+def test_inverse_sqrt_decays_smoothly_with_its_time_scale():
+    cfg = build_training_config({}, {"lr_schedule": "inverse_sqrt", "min_lr_ratio": 0.0, "lr_scope": "campaign",
+                                     "lr_decay_steps": 100})
+    assert lr_multiplier(0, cfg, 10) == 1.0
+    assert lr_multiplier(0, cfg, 10, step_offset=300) == pytest.approx(0.5)
+    values = [lr_multiplier(s, cfg, 10, step_offset=o) for o in (0, 10, 20) for s in range(10)]
+    assert all(a > b for a, b in zip(values, values[1:], strict=False))
+
+
+@pytest.mark.parametrize("overrides", [{"lr_scope": "campaign"}, {"lr_schedule": "inverse_sqrt"}])
+def test_a_decay_over_given_steps_needs_them(overrides):
+    with pytest.raises(InvalidArgument, match="lr_decay_steps"):
+        build_training_config({}, overrides)
+
+
+def test_configs_without_the_scope_keep_their_hash():
+    from services.trainer.worker.config import config_hash
+
+    plain = build_training_config({}, {})
+    assert config_hash(plain) == config_hash(build_training_config({}, {"lr_scope": "quest"}))
+    assert config_hash(plain) != config_hash(build_training_config({}, {"lr_scope": "campaign", "lr_decay_steps": 9}))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU gating")
