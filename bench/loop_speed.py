@@ -2,7 +2,8 @@
 
 1. Services as `make run` starts them: the repository's realm.yaml and heroes/tiny.yaml (only data_dir and ports
    moved to a temporary folder), the tiny hero built fresh, `realm up`, and the default campaign that `realm play`
-   creates (skills bin + syllo, the same weights). It runs until BIN L2 is mastered or the budget ends, then reads
+   creates (for the tiny hero: BIN only, no mantra). It runs until BIN L2 is mastered (or, with --full, the whole
+   budget: the README's hour, with BIN L3 trials) or the budget ends, then reads
    the trainer's own time split (GetLoopTime), the trials' cost (curriculum evaluations) and the level-ups.
 2. A plain loop in this process, on the same model (same builder and seed: the same initial weights) and the same
    generated problems (the BIN L1 rows of the quests the campaign trained on): AdamW, padded batches of 64,
@@ -10,6 +11,7 @@
    time to the first eval at the L1 pass threshold (evaluation time included).
 
     .venv/bin/python bench/loop_speed.py [--minutes 12] [--plain-minutes 6]
+    .venv/bin/python bench/loop_speed.py --minutes 60 --full     # the README's hour (adds BIN L3 trials)
 
 RESULT: l1_minutes, l2_minutes (minutes from the campaign's activation to each BIN mastery level-up;
 "not_reached" within the budget), trainer_busy_share, l1_vs_plain_loop (Realm's L1 time / the plain loop's).
@@ -99,7 +101,8 @@ def bin_levels(realm, campaign: str) -> dict[int, float]:
     return {c.to_level: c.time.ToNanoseconds() / 1e9 for c in skill.progression}
 
 
-def run_realm(work: Path, budget_s: float, overrides: list[str], hero_overrides: list[str]) -> dict:
+def run_realm(work: Path, budget_s: float, overrides: list[str], hero_overrides: list[str], *,
+              full: bool = False) -> dict:
     from realm.sdk import connect
     from realm_ops.play import ensure_campaign
     from realm_ops.tiny_hero import build_tiny_hero
@@ -134,7 +137,7 @@ def run_realm(work: Path, budget_s: float, overrides: list[str], hero_overrides:
                 levels = bin_levels(realm, campaign)
             except Exception as exc:  # a restarting curriculum
                 print(f"  (progress unavailable: {type(exc).__name__})", flush=True)
-            if 2 in levels:
+            if 2 in levels and not full:
                 break
             if time.time() - last_print >= 60:
                 last_print = time.time()
@@ -143,8 +146,11 @@ def run_realm(work: Path, budget_s: float, overrides: list[str], hero_overrides:
                       f"loss {status.last_step.loss:.4f}  levels {sorted(levels)}", flush=True)
             time.sleep(5)
         elapsed = time.time() - origin
+        status = realm.trainer.status()
         return {"campaign": campaign, "elapsed_s": elapsed, "levels": {k: v - origin for k, v in levels.items()},
                 "loop": loop_time(realm, campaign), "trials": trial_costs(realm, campaign),
+                "bin_trials": bin_trials(realm, campaign, origin), "steps": status.last_step.global_step,
+                "trained_tokens": status.last_step.trained_tokens,
                 "quests_dir": str(work / "var" / "trainer" / "quests")}
     finally:
         os.killpg(up.pid, signal.SIGTERM)
@@ -175,6 +181,26 @@ def trial_costs(realm, campaign: str) -> dict:
     superseded = sum(e.state == cpb.EVALUATION_STATE_SUPERSEDED for e in found.evaluations)
     return {"count": len(done), "seconds": seconds, "mean_wait_s": sum(waits) / len(waits) if waits else 0.0,
             "superseded": superseded}
+
+
+def bin_trials(realm, campaign: str, origin: float) -> list[tuple[float, int, float]]:
+    """(minutes from the campaign's start, level, accuracy) of every graded BIN result, oldest first."""
+    from realm.curriculum.v1 import curriculum_pb2 as cpb
+
+    found = realm.curriculum.ListEvaluations(cpb.ListEvaluationsRequest(campaign=campaign, page_size=1000))
+    graded = []
+    for evaluation in found.evaluations:
+        if evaluation.state != cpb.EVALUATION_STATE_SUCCEEDED:
+            continue
+        minute = (evaluation.end_time.ToNanoseconds() / 1e9 - origin) / 60
+        graded += [(minute, r.level, r.accuracy) for r in evaluation.results if r.skill in ("bin", "skills/bin")]
+    return sorted(graded)
+
+
+def level_accuracy(trials: list[tuple[float, int, float]], level: int, by_minute: float) -> float | None:
+    """Mean accuracy of the last 3 trials at `level` that ended by `by_minute` (the mastery rule's window)."""
+    window = [a for minute, lvl, a in trials if lvl == level and minute <= by_minute][-3:]
+    return sum(window) / len(window) if window else None
 
 
 def quest_rows(quests_dir: Path, level: int) -> list[dict]:
@@ -241,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain-eval-every", type=float, default=15.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, stores)")
+    parser.add_argument("--full", action="store_true",
+                        help="run the whole budget (not only until L2) and report BIN L3 trials, e.g. --minutes 60")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="realm.yaml override, e.g. trainer.worker_reuse=false (repeatable)")
     parser.add_argument("--hero-set", action="append", default=[], metavar="KEY=VALUE",
@@ -254,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="realm-loop-speed-"))
     try:
-        realm = run_realm(work, args.minutes * 60, args.set, args.hero_set)
+        realm = run_realm(work, args.minutes * 60, args.set, args.hero_set, full=args.full)
         if args.set or args.hero_set:
             print("overrides: " + " ".join(args.set + [f"hero:{h}" for h in args.hero_set]))
         rows = quest_rows(Path(realm["quests_dir"]), 1)
@@ -290,9 +318,24 @@ def main(argv: list[str] | None = None) -> int:
           f"accuracy {plain['accuracy']:.2f} (threshold {plain['threshold']})")
     print("load average (1/5/15 min): before {:.1f}/{:.1f}/{:.1f}, after Realm {:.1f}/{:.1f}/{:.1f}, "
           "after plain {:.1f}/{:.1f}/{:.1f}".format(*load_before, *load_mid, *load_after))
+    l3 = {}
+    if args.full:
+        trials_by_level = realm["bin_trials"]
+        print(f"\n{realm['steps']} steps, {realm['trained_tokens'] / 1e6:.1f} M trained tokens, "
+              f"{len({round(m, 4) for m, _, _ in trials_by_level})} graded trials")
+        print(f"{'minute':>8}" + "".join(f"{'L' + str(n) + ' (mean of 3)':>16}" for n in (1, 2, 3)))
+        for minute in range(10, int(args.minutes) + 1, 10):
+            cells = [level_accuracy(trials_by_level, n, minute) for n in (1, 2, 3)]
+            print(f"{minute:>8}" + "".join(f"{c:>16.2f}" if c is not None else f"{'-':>16}" for c in cells))
+        for minute in (30, int(args.minutes)):
+            value = level_accuracy(trials_by_level, 3, minute)
+            l3[minute] = f"{value:.2f}" if value is not None else "none"
+        best = max((a for _, lvl, a in trials_by_level if lvl == 3), default=None)
+        l3["best"] = f"{best:.2f}" if best is not None else "none"
     ratio = f"{levels[1] / 60 / plain_min:.2f}" if 1 in levels and plain_min else "not_measured"
     print(f"RESULT l1_minutes={minutes(1)} l2_minutes={minutes(2)} trainer_busy_share={loop['busy_share']:.3f} "
-          f"l1_vs_plain_loop={ratio} load_1m={load_before[0]:.1f}")
+          f"l1_vs_plain_loop={ratio} load_1m={load_before[0]:.1f}"
+          + "".join(f" l3_accuracy_{k}{'min' if k != 'best' else ''}={v}" for k, v in l3.items()))
     return 0
 
 
