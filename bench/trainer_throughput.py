@@ -8,9 +8,9 @@ only to the longest example of the batch (dynamic padding). One thread each, run
 
 Time to loss (tokens/s alone hides learning per token): HF `Trainer` with pad-to-longest, `batch` examples per
 optimizer step, one epoch; its target is the mean loss of its last 10 % of steps (where its epoch ends). Our
-worker runs the same examples per optimizer step on average (micro_batch_size = packed sequences holding `batch`
-examples, rounded up), the same lr schedule over its own steps; each run's time to the target is the first moment the
-trailing mean of its step losses (same window) is at or below it.
+worker runs exactly the same examples per optimizer step (`examples_per_step: batch`: each step's examples packed
+into as few rows as they fit, one forward pass), so the same number of steps and the same lr schedule; each run's
+time to the target is the first moment the trailing mean of its step losses (same window) is at or below it.
 
     .venv/bin/python bench/trainer_throughput.py [--rows 600] [--epochs 1] [--repeats 2]
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import tempfile
@@ -61,10 +60,11 @@ def write_quest(path: Path, rows: int, seed: int = 0) -> Path:
 
 
 def run_ours(hero: Path, quest: Path, run_dir: Path, *, batch: int, max_seq_len: int, epochs: int, lr: float,
-             curve: list[tuple[float, float]] | None = None) -> dict:
+             curve: list[tuple[float, float]] | None = None, examples_per_step: int = 0) -> dict:
     config = build_training_config({}, {"micro_batch_size": batch, "max_seq_len": max_seq_len, "epochs": epochs,
                                         "learning_rate": lr, "lr_schedule": "cosine", "warmup_steps": 0,
-                                        "max_grad_norm": 1.0, "checkpoint_every_steps": 0})
+                                        "max_grad_norm": 1.0, "checkpoint_every_steps": 0,
+                                        "examples_per_step": examples_per_step})
     job = Job(quest="quests/bench", campaign="campaigns/bench", hero="heroes/tiny", model_dir=hero,
               dataset_path=quest, run_dir=run_dir, config=config)
     events: list[dict] = []
@@ -84,14 +84,15 @@ def run_ours(hero: Path, quest: Path, run_dir: Path, *, batch: int, max_seq_len:
     recipe.train()
     steps = [e for e in events if e["event"] == "step"]
     real = steps[-1]["trained_tokens"]
-    slots = 0
+    slots = rows = 0
     for step in range(recipe.total_steps):
         _, batches = recipe._step_batches(step)
         for b in batches:
-            slots += recipe.data.collate(b, pad_token_id=recipe.tokenizer.pad_token_id)["input_ids"].numel()
+            rows += len(b)
+            slots += recipe.data.collate_rows(b, pad_token_id=recipe.tokenizer.pad_token_id)["input_ids"].numel()
     seconds = marks["end"] - marks["start"]
     return {"tokens": real, "seconds": seconds, "tokens_per_second": real / seconds, "steps": len(steps),
-            "efficiency": real / slots, "final_loss": steps[-1]["loss"]}
+            "efficiency": real / slots, "final_loss": steps[-1]["loss"], "rows": rows}
 
 
 class _Rows(torch.utils.data.Dataset):
@@ -174,27 +175,20 @@ def time_to(curve: list[tuple[float, float]], target: float, window: int) -> flo
 
 def time_to_loss(hero: Path, quest: Path, examples, tmp_path: Path, *, batch: int, max_seq_len: int, lr: float
                  ) -> dict:
-    """HF Trainer (pad to longest, `batch` examples per step, 1 epoch) sets the target; ours chases it."""
-    from services.trainer.worker.packing import PackedQuest
-
+    """HF Trainer (pad to longest, `batch` examples per step, 1 epoch) sets the target; ours chases it with the
+    same `batch` examples in every step, packed."""
     hf_curve: list[tuple[float, float]] = []
     run_hf_trainer(hero, examples, tmp_path / "hf-ttl", batch=batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
                    padding="longest", curve=hf_curve)
     window = max(1, len(hf_curve) // 10)
     target = sum(loss for _, loss in hf_curve[-window:]) / window
-    packed = PackedQuest.build(examples, max_seq_len, packing=True)
-    per_sequence = len(examples) / len(packed.sequences)
-    # Packed sequences holding at least `batch` examples on average: rounding up gives ours fewer, larger steps
-    # (fewer updates than HF), the conservative side of "the same examples per optimizer step".
-    micro_batch = max(1, math.ceil(batch / per_sequence))
     ours_curve: list[tuple[float, float]] = []
-    run_ours(hero, quest, tmp_path / "ours-ttl", batch=micro_batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
-             curve=ours_curve)
+    ours = run_ours(hero, quest, tmp_path / "ours-ttl", batch=batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
+                    curve=ours_curve, examples_per_step=batch)
     return {"target": target, "window": window, "hf_steps": len(hf_curve), "ours_steps": len(ours_curve),
             "hf_seconds": time_to(hf_curve, target, window), "ours_seconds": time_to(ours_curve, target, window),
             "ours_final": sum(loss for _, loss in ours_curve[-window:]) / window,
-            "examples_per_step_hf": batch, "examples_per_step_ours": micro_batch * per_sequence,
-            "micro_batch": micro_batch}
+            "examples_per_step": batch, "rows_per_step": ours["rows"] / max(1, ours["steps"])}
 
 
 def main() -> None:
@@ -244,12 +238,11 @@ def main() -> None:
 
     print(f"\ntime to HF Trainer's end-of-epoch loss {ttl['target']:.3f} (mean of its last {ttl['window']} steps; "
           f"same trailing mean for both):")
-    print(f"{'run':<34}{'ex/step':>8}{'steps':>7}{'seconds':>13}")
-    print(f"{'HF Trainer, pad to longest':<34}{ttl['examples_per_step_hf']:>8.1f}{ttl['hf_steps']:>7}"
-          f"{secs(ttl['hf_seconds']):>13}")
-    print(f"{'realm worker (packed)':<34}{ttl['examples_per_step_ours']:>8.1f}{ttl['ours_steps']:>7}"
-          f"{secs(ttl['ours_seconds']):>13}   (micro_batch_size {ttl['micro_batch']} packed rows; "
-          f"its own final {ttl['ours_final']:.3f})")
+    print(f"{'run':<34}{'ex/step':>8}{'rows/step':>10}{'steps':>7}{'seconds':>13}")
+    print(f"{'HF Trainer, pad to longest':<34}{ttl['examples_per_step']:>8}{ttl['examples_per_step']:>10.1f}"
+          f"{ttl['hf_steps']:>7}{secs(ttl['hf_seconds']):>13}")
+    print(f"{'realm worker (examples_per_step)':<34}{ttl['examples_per_step']:>8}{ttl['rows_per_step']:>10.1f}"
+          f"{ttl['ours_steps']:>7}{secs(ttl['ours_seconds']):>13}   (its own final {ttl['ours_final']:.3f})")
     ttl_speedup = (f"{ttl['hf_seconds'] / ttl['ours_seconds']:.2f}"
                    if ttl["hf_seconds"] and ttl["ours_seconds"] else "not_reached")
     print(

@@ -2,7 +2,7 @@
 
 A queued quest's steps follow from its size the way the worker counts them (recipe.py): packed sequences of
 max_seq_len tokens (or one per row without packing), micro batches of micro_batch_size, gradient_accumulation_steps
-micro batches a step, epochs times over (max_steps wins when set), calibrated by the steps the campaign's last
+micro batches a step (or exactly examples_per_step rows a step), epochs times over (max_steps wins when set), calibrated by the steps the campaign's last
 finished quests really took against the same formula (the intake does not count the mantra's system turn). Its
 tokens come from the intake's token count
 (the validation report's tokens_total, measured with the hero's tokenizer and chat template). Its duration is
@@ -85,6 +85,11 @@ def estimate_steps(rows: int, tokens: int, config: TrainingConfig) -> tuple[int,
     """(optimizer steps, tokens trained) for a quest of `rows` rows and `tokens` tokens under `config`. Packing
     puts whole rows into sequences (best fit): rows of mean length L fill a sequence floor(max_seq_len / L) at a
     time, and never fewer sequences than the tokens need."""
+    if config.examples_per_step:  # exact: every step holds that many rows
+        per_epoch = max(1, math.ceil(rows / config.examples_per_step))
+        if config.max_steps:
+            return config.max_steps, round(tokens * config.max_steps / per_epoch)
+        return config.epochs * per_epoch, tokens * config.epochs
     if config.packing and tokens and rows:
         per_sequence = max(1, config.max_seq_len // max(1, math.ceil(tokens / rows)))
         sequences = max(1, math.ceil(tokens / config.max_seq_len), math.ceil(rows / per_sequence))

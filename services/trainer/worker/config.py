@@ -59,6 +59,10 @@ class TrainingConfig:
     # Batch and length
     micro_batch_size: int = field(default=8, metadata=_number(1, 4096, integer=True))
     gradient_accumulation_steps: int = field(default=1, metadata=_number(1, 4096, integer=True))
+    # > 0: every optimizer step holds exactly this many examples (on all processes together), packed into as few
+    # rows as they fit, at most micro_batch_size rows per forward pass; 0: a step is micro_batch_size x
+    # gradient_accumulation_steps packed rows, however many examples those hold.
+    examples_per_step: int = field(default=0, metadata=_number(0, 1_000_000, integer=True))
     max_seq_len: int = field(default=512, metadata=_number(16, 1_048_576, integer=True))
     packing: bool = True
     shuffle: bool = True
@@ -100,6 +104,11 @@ class TrainingConfig:
         if decays_over_given_steps and self.lr_schedule != "constant" and not self.lr_decay_steps:
             raise InvalidArgument(
                 f"must be > 0 for lr_schedule {self.lr_schedule} with lr_scope {self.lr_scope}", field="lr_decay_steps"
+            )
+        if self.examples_per_step and self.gradient_accumulation_steps > 1:
+            raise InvalidArgument(
+                "examples_per_step sizes the whole step; leave gradient_accumulation_steps at 1 "
+                "(micro_batch_size bounds the rows per forward pass)", field="examples_per_step",
             )
         if not self.lora_target_modules and self.lora_enabled:
             raise InvalidArgument("must name at least one module when LoRA is enabled", field="lora_target_modules")
@@ -196,7 +205,7 @@ def config_from_dict(data: dict[str, Any]) -> TrainingConfig:
     return build_training_config({}, data)
 
 
-_HASHED_WHEN_SET = ("checkpoint_every_seconds", "lr_scope", "lr_decay_steps")
+_HASHED_WHEN_SET = ("checkpoint_every_seconds", "lr_scope", "lr_decay_steps", "examples_per_step")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
 
 

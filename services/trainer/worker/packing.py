@@ -269,6 +269,7 @@ class PackedQuest:
     examples: list[Example]
     sequences: list[list[int]]
     max_seq_len: int
+    packing: bool = True
 
     @classmethod
     def build(cls, examples: list[Example], max_seq_len: int, *, packing: bool) -> PackedQuest:
@@ -276,7 +277,7 @@ class PackedQuest:
             sequences = pack_best_fit_decreasing([len(e) for e in examples], max_seq_len)
         else:
             sequences = [[i] for i in range(len(examples))]
-        return cls(examples=examples, sequences=sequences, max_seq_len=max_seq_len)
+        return cls(examples=examples, sequences=sequences, max_seq_len=max_seq_len, packing=packing)
 
     @property
     def efficiency(self) -> float:
@@ -302,15 +303,46 @@ class PackedQuest:
             batches = batches[rank::world_size]
         return batches
 
-    def collate(self, sequence_indices: Sequence[int], *, pad_token_id: int, dtype=None) -> dict[str, Any]:
-        """Model inputs for one micro-batch: input_ids, position_ids, targets (B, T) and a 4D additive mask.
+    def epoch_steps_by_examples(
+        self, epoch: int, seed: int, examples_per_step: int, micro_batch_size: int, *, shuffle: bool
+    ) -> list[list[list[list[int]]]]:
+        """One epoch's optimizer steps when each step holds exactly `examples_per_step` examples (the last step
+        the remainder): steps -> micro-batches -> rows -> example indices.
 
-        Sequences are padded to the longest one in the micro-batch (rounded up to a multiple of 8).
+        The examples, in an order fixed by (seed, epoch), are cut into groups of `examples_per_step`; each group is
+        packed best-fit-decreasing into rows of max_seq_len (one example per row without packing), at most
+        `micro_batch_size` rows per forward pass. A packed step then counts the same examples as an unpacked
+        batch of that size, only without the padding.
+        """
+        order = list(range(len(self.examples)))
+        if shuffle:
+            random.Random(seed * 1_000_003 + epoch).shuffle(order)
+        steps = []
+        for start in range(0, len(order), examples_per_step):
+            group = order[start : start + examples_per_step]
+            if self.packing:
+                bins = pack_best_fit_decreasing([len(self.examples[i]) for i in group], self.max_seq_len)
+                rows = [[group[k] for k in row] for row in bins]
+            else:
+                rows = [[i] for i in group]
+            steps.append([rows[i : i + micro_batch_size] for i in range(0, len(rows), micro_batch_size)])
+        return steps
+
+    def collate(self, sequence_indices: Sequence[int], *, pad_token_id: int, dtype=None) -> dict[str, Any]:
+        """Model inputs for the packed sequences `sequence_indices` (see `collate_rows`)."""
+        return self.collate_rows([self.sequences[s] for s in sequence_indices], pad_token_id=pad_token_id,
+                                 dtype=dtype)
+
+    def collate_rows(self, example_rows: Sequence[Sequence[int]], *, pad_token_id: int, dtype=None) -> dict[str, Any]:
+        """Model inputs for one micro-batch of rows (each a list of example indices packed together):
+        input_ids, position_ids, targets (B, T) and a 4D additive mask.
+
+        Rows are padded to the longest one in the micro-batch (rounded up to a multiple of 8).
         """
         import torch
 
         dtype = dtype or torch.float32
-        rows = [[self.examples[i] for i in self.sequences[s]] for s in sequence_indices]
+        rows = [[self.examples[i] for i in row] for row in example_rows]
         longest = max(sum(len(e) for e in row) for row in rows)
         width = min(self.max_seq_len, -(-longest // 8) * 8) if longest <= self.max_seq_len else longest
         batch = len(rows)

@@ -4,9 +4,11 @@ One optimizer step = `gradient_accumulation_steps` micro-batches of `micro_batch
 every process. The loss is the mean over every trained (assistant) token of the step across all micro-batches
 and processes, so packing, accumulation and DDP give the same gradient as one big batch.
 
-The data position is a pure function of the quest step: step s reads micro-batches
-[k*ga, (k+1)*ga) of epoch s // steps_per_epoch (k = s % steps_per_epoch), in an order fixed by (seed, epoch).
-Resuming from a checkpoint at step s therefore continues at exactly the next unseen micro-batch.
+With `examples_per_step` a step instead holds exactly that many examples, packed into as few rows as they fit.
+
+The data position is a pure function of the quest step: step s reads step k = s % steps_per_epoch of epoch
+s // steps_per_epoch, in an order fixed by (seed, epoch) (micro-batches [k*ga, (k+1)*ga), or the k-th group of
+examples). Resuming from a checkpoint at step s therefore continues at exactly the next unseen micro-batch.
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ class TrainingRecipe:
             require_cuda("use_liger_kernel", "use_liger_kernel", "liger_kernel")
         if cfg.lora_quantize_base_4bit:
             require_cuda("QLoRA (lora_quantize_base_4bit)", "lora_quantize_base_4bit", "bitsandbytes")
+        if cfg.examples_per_step and self.dist.world_size > 1:
+            # Ranks would take different numbers of forward passes per step (DDP/FSDP collectives would hang).
+            raise FailedPrecondition("examples_per_step runs on one process; use micro_batch_size and "
+                                     "gradient_accumulation_steps with several", field="examples_per_step")
         self.fsdp = self.dist.world_size > 1 and cfg.distributed == "fsdp"
         if self.fsdp and (cfg.lora_enabled or cfg.optimizer == "muon"):
             raise FailedPrecondition(
@@ -135,8 +141,8 @@ class TrainingRecipe:
             min_mask_ratio=cfg.min_mask_ratio, max_mask_ratio=cfg.max_mask_ratio,
         )
         self.data = PackedQuest.build(examples, cfg.max_seq_len, packing=cfg.packing)
-        micro_batches = len(self._epoch_batches(0))
-        self.steps_per_epoch = math.ceil(micro_batches / cfg.gradient_accumulation_steps)
+        self._plan: tuple[int, list[list[list[list[int]]]]] | None = None
+        self.steps_per_epoch = len(self._epoch_plan(0))
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
 
         resume_from = self.job.latest_checkpoint() if self.job.resume else None
@@ -204,16 +210,26 @@ class TrainingRecipe:
 
     # ------------------------------------------------------------------ train
 
-    def _epoch_batches(self, epoch: int) -> list[list[int]]:
-        return self.data.epoch_micro_batches(
-            epoch, self.cfg.seed, self.cfg.micro_batch_size, shuffle=self.cfg.shuffle,
-            world_size=self.dist.world_size, rank=self.dist.rank,
-        )
+    def _epoch_plan(self, epoch: int) -> list[list[list[list[int]]]]:
+        """This rank's steps of one epoch: steps -> micro-batches -> rows -> example indices (cached per epoch)."""
+        if self._plan is None or self._plan[0] != epoch:
+            cfg, dist = self.cfg, self.dist
+            if cfg.examples_per_step:
+                steps = self.data.epoch_steps_by_examples(
+                    epoch, cfg.seed, cfg.examples_per_step, cfg.micro_batch_size, shuffle=cfg.shuffle)
+            else:
+                batches = [[self.data.sequences[s] for s in batch] for batch in self.data.epoch_micro_batches(
+                    epoch, cfg.seed, cfg.micro_batch_size, shuffle=cfg.shuffle,
+                    world_size=dist.world_size, rank=dist.rank)]
+                ga = cfg.gradient_accumulation_steps
+                steps = [batches[i : i + ga] for i in range(0, len(batches), ga)]
+            self._plan = (epoch, steps)
+        return self._plan[1]
 
-    def _step_batches(self, step: int) -> tuple[int, list[list[int]]]:
+    def _step_batches(self, step: int) -> tuple[int, list[list[list[int]]]]:
+        """(epoch, the step's micro-batches as rows of example indices)."""
         epoch, index = divmod(step, self.steps_per_epoch)
-        ga = self.cfg.gradient_accumulation_steps
-        return epoch, self._epoch_batches(epoch)[index * ga : (index + 1) * ga]
+        return epoch, self._epoch_plan(epoch)[index]
 
     @property
     def global_step(self) -> int:
@@ -295,7 +311,8 @@ class TrainingRecipe:
         cfg = self.cfg
         epoch, batches = self._step_batches(self.quest_step)
         mask_dtype = torch.float32
-        inputs = [self.data.collate(b, pad_token_id=self.tokenizer.pad_token_id, dtype=mask_dtype) for b in batches]
+        inputs = [self.data.collate_rows(b, pad_token_id=self.tokenizer.pad_token_id, dtype=mask_dtype)
+                  for b in batches]
         counts = torch.tensor([sum(i["trained_tokens"] for i in inputs), sum(i["real_tokens"] for i in inputs)],
                               dtype=torch.float64)
         counts = self._all_reduce(counts)

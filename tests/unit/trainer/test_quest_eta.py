@@ -32,6 +32,8 @@ def test_steps_follow_packing_batches_accumulation_and_epochs():
     assert estimate_steps(10, 6400, unpacked) == (3, 6400)  # one sequence per row
     capped = TrainingConfig(max_seq_len=128, micro_batch_size=4, max_steps=26)
     assert estimate_steps(100, 6400, capped) == (26, 12800)  # max_steps wins: twice the 13 steps of an epoch
+    exact = TrainingConfig(max_seq_len=128, micro_batch_size=4, examples_per_step=8, epochs=2)
+    assert estimate_steps(100, 6400, exact) == (26, 12800)  # 100 rows, 8 a step -> 13 steps an epoch
 
 
 def test_throughput_is_wall_clock_tokens_per_second_within_each_quest():

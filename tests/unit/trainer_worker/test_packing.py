@@ -197,3 +197,20 @@ def test_epoch_order_is_deterministic_and_ranks_split_evenly(tokenizer):
     assert {s for b in r0 + r1 for s in b} == set(range(len(packed.sequences)))
     unpacked = PackedQuest.build(examples, 128, packing=False)
     assert len(unpacked.sequences) == len(examples) and unpacked.efficiency < packed.efficiency
+
+
+def test_steps_by_examples_hold_exactly_that_many_examples_in_rows_that_fit(tokenizer):
+    examples, _ = tokenize_quest(tokenizer, _rows(41), max_seq_len=160, min_mask_ratio=0, max_mask_ratio=1)
+    packed = PackedQuest.build(examples, 160, packing=True)
+    steps = packed.epoch_steps_by_examples(0, 5, 6, 2, shuffle=True)
+    assert steps == packed.epoch_steps_by_examples(0, 5, 6, 2, shuffle=True)
+    assert steps != packed.epoch_steps_by_examples(1, 5, 6, 2, shuffle=True)
+    per_step = [[i for batch in step for row in batch for i in row] for step in steps]
+    assert [len(s) for s in per_step] == [6] * 6 + [5]
+    assert sorted(i for s in per_step for i in s) == list(range(41))
+    rows = [row for step in steps for batch in step for row in batch]
+    assert all(sum(len(examples[i]) for i in row) <= 160 for row in rows)
+    assert all(len(batch) <= 2 for step in steps for batch in step)
+    assert len(rows) < 41  # packed: some rows hold several examples
+    unpacked = PackedQuest.build(examples, 160, packing=False).epoch_steps_by_examples(0, 5, 6, 2, shuffle=False)
+    assert [[row for batch in step for row in batch] for step in unpacked][0] == [[0], [1], [2], [3], [4], [5]]

@@ -191,8 +191,9 @@ def test_checkpoint_holds_full_trainer_state(tmp_path, tiny_hero_dir):
         {"optimizer": "muon"},
         {"lora_enabled": True, "lora_rank": 4, "learning_rate": 1e-2},
         {"gradient_accumulation_steps": 2, "micro_batch_size": 2, "epochs": 2, "max_steps": 0},
+        {"examples_per_step": 5, "micro_batch_size": 1, "epochs": 2, "max_steps": 0},
     ],
-    ids=["adamw+warmup", "muon", "lora", "accum+epochs"],
+    ids=["adamw+warmup", "muon", "lora", "accum+epochs", "examples_per_step"],
 )
 def test_resume_from_a_mid_quest_checkpoint_reproduces_the_run(tmp_path, tiny_hero_dir, overrides):
     settings = {"max_steps": 6, "checkpoint_every_steps": 3, **overrides}
@@ -272,3 +273,30 @@ def test_a_non_finite_loss_fails_before_the_update(tmp_path, tiny_hero_dir):
         recipe.train()
     after = recipe.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_examples_per_step_gives_every_step_exactly_that_many_examples(tmp_path, tiny_hero_dir):
+    job = make_job(tmp_path, tiny_hero_dir, examples_per_step=5, micro_batch_size=2, epochs=2, max_steps=0)
+    recipe = TrainingRecipe(job, lambda event: None)
+    recipe.setup()
+    assert recipe.steps_per_epoch == 10  # 48 rows: nine steps of 5 and one of 3
+    for epoch in (0, 1):
+        seen = []
+        for step in range(epoch * 10, epoch * 10 + 10):
+            assert recipe._step_batches(step)[0] == epoch
+            micro_batches = recipe._step_batches(step)[1]
+            assert all(len(batch) <= 2 for batch in micro_batches)
+            seen.append(sorted(i for batch in micro_batches for row in batch for i in row))
+        assert [len(s) for s in seen] == [5] * 9 + [3]
+        assert sorted(i for s in seen for i in s) == list(range(48))
+    # the rows really are packed: the 5 short additions of a step share fewer rows
+    assert all(sum(len(batch) for batch in recipe._step_batches(step)[1]) < 5 for step in range(9))
+    outcome = recipe.train()
+    recipe.cleanup()
+    assert outcome == "completed" and recipe.quest_step == 20
+
+
+def test_examples_per_step_sizes_the_whole_step():
+    with pytest.raises(InvalidArgument) as error:
+        build_training_config({}, {"examples_per_step": 8, "gradient_accumulation_steps": 2})
+    assert error.value.field == "examples_per_step"
