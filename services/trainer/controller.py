@@ -314,7 +314,9 @@ class RunController(RunControl):
     # ---- how an attempt ends: each returns True to launch the worker again ----------------------------------
     def _end_completed(self, quest: Quest, attempt: Attempt) -> bool:
         loss = getattr(attempt.terminal, "loss", None)
-        self._finish(quest, QuestState.COMPLETED, "completed", loss=loss)
+        early = attempt.requested is ControlWord.FINISH and attempt.reason
+        self._finish(quest, QuestState.COMPLETED, f"completed early: {attempt.reason}" if early else "completed",
+                     loss=loss)
         return False
 
     def _end_halted(self, quest: Quest, attempt: Attempt) -> bool:

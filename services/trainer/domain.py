@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import Callable
 
 from services.trainer.campaigns import CampaignBook
 from services.trainer.config import TrainerConfig
@@ -20,6 +21,7 @@ from services.trainer.intake import QuestIntake
 from services.trainer.jobs import JobBuilder
 from services.trainer.levelups import LevelUpFollower
 from services.trainer.memory import ModelShape
+from services.trainer.models import Quest
 from services.trainer.outbox import CheckpointOutbox
 from services.trainer.ports import (
     BatchPlanner,
@@ -78,6 +80,7 @@ class TrainerDomain:
             settings=options.controller, queue=self.queue, campaigns=self.campaigns, events=self.events,
             intake=self.intake, outbox=self.outbox, hero_loop=self.hero_loop, jobs=self.jobs,
         )
+        self.level_ups.finish_running = self._finish_running_quest
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -99,6 +102,17 @@ class TrainerDomain:
         shape = ModelShape.from_model_dir(spec.model_dir)
         count = parameter_count or spec.parameter_count
         return dataclasses.replace(shape, parameter_count=count) if count else shape
+
+    async def _finish_running_quest(self, campaign: str, select: Callable[[Quest], bool], reason: str) -> str:
+        """End the quest running now early (completed, after a checkpoint) if it is one of `campaign`'s that
+        `select` picks; its name, or "" when none was asked to."""
+        running_campaign, name = self.controller.current
+        if running_campaign != campaign or not name:
+            return ""
+        quest = await asyncio.to_thread(self.queue.get, name)
+        if not select(quest) or not await self.controller.finish_early_async(name, reason):
+            return ""
+        return name
 
     def running_campaign(self) -> str:
         campaign, quest = self.controller.current

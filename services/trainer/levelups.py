@@ -5,7 +5,10 @@ skill / from_level / to_level / checkpoint / mean_accuracy). from_level / to_lev
 *mastered* levels (its level_changes: 0 -> 1 when L1 is mastered), so the skill now trains at a higher level:
 the curriculum's training level (asked through `SkillLevels`), else to_level + 1. For each event the follower
 - prunes the campaign's waiting quests that the hero loop generated for that skill below that training level
-  (SKIPPED, "superseded by level-up to L<training level>"); quests from users or sparring are left alone, and
+  (SKIPPED, "superseded by level-up to L<training level>"); quests from users or sparring are left alone;
+- ends such a quest that is running now early, at a checkpoint (COMPLETED, "completed early: superseded by
+  level-up to L<n>"), so the hero trains at the new level at once instead of finishing rows of a mastered one
+  (`finish_running`, wired by the trainer domain; best effort: a trainer restart in between lets it run on), and
 - emits a LEVEL_UP event on the trainer's stream (attributes scope=skill / skill / from_level / to_level / training_level /
   pruned) and adds a campaign milestone.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -51,6 +55,18 @@ class LevelUpOutcome:
     event_emitted: bool
 
 
+def outgrown(skill: str, training_level: int) -> Callable[[Quest], bool]:
+    """Selects the hero-loop quests of `skill` generated for a level below `training_level`."""
+
+    def below(quest: Quest) -> bool:
+        if quest.source != HERO_LOOP_SOURCE or quest.labels.get("skill", "").removeprefix("skills/") != skill:
+            return False
+        level = _level(quest.labels.get("level", ""), default=-1)
+        return 0 <= level < training_level
+
+    return below
+
+
 def _level(text: str, *, default: int = 0) -> int:
     try:
         return int(str(text).strip().removeprefix("L"))
@@ -70,6 +86,7 @@ class LevelUpFollower:
         levels: SkillLevels | None = None,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        finish_running: Callable[[str, Callable[[Quest], bool], str], Awaitable[str]] | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -79,6 +96,8 @@ class LevelUpFollower:
         self.levels = levels
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
+        # (campaign, which quests, reason) -> the running quest asked to finish early, or "".
+        self.finish_running = finish_running
         self.connected = False
         self.last_error = ""
         self._subscription: LedgerSubscription | None = None
@@ -137,19 +156,26 @@ class LevelUpFollower:
     def prune(self, campaign: str, skill: str, training_level: int) -> list[str]:
         """SKIP the waiting hero-loop quests of this skill below training_level; returns their names."""
         reason = f"superseded by level-up to L{training_level}"
-
-        def below(quest: Quest) -> bool:
-            if quest.labels.get("skill", "").removeprefix("skills/") != skill:
-                return False
-            level = _level(quest.labels.get("level", ""), default=-1)
-            return 0 <= level < training_level
-
-        pruned = self.queue.skip_waiting(campaign, source=HERO_LOOP_SOURCE, select=below, reason=reason)
+        pruned = self.queue.skip_waiting(campaign, source=HERO_LOOP_SOURCE, select=outgrown(skill, training_level),
+                                         reason=reason)
         for name in pruned:
             self.events.publish(EventKind.QUEST_SKIPPED, campaign=campaign, quest=name, message=reason,
                                 attributes={"reason": "level_up", "skill": skill,
                                             "training_level": str(training_level)})
         return pruned
+
+    async def _finish_outgrown_running(self, outcome: LevelUpOutcome) -> None:
+        if self.finish_running is None:
+            return
+        select = outgrown(outcome.skill, outcome.training_level)
+        reason = f"superseded by level-up to L{outcome.training_level}"
+        try:
+            name = await self.finish_running(outcome.campaign, select, reason)
+        except RealmError as exc:  # it ended meanwhile: nothing left to cut short
+            log.info("running quest not ended early", campaign=outcome.campaign, error=exc.describe())
+            return
+        if name:
+            log.info("running quest ends early", campaign=outcome.campaign, quest=name, reason=reason)
 
     def known_training_level(self, campaign: str, skill: str, *, after_sequence: int = 0) -> int:
         """The highest training level announced by a handled level-up of this skill whose trainer event is newer
@@ -200,7 +226,9 @@ class LevelUpFollower:
                     event = await asyncio.to_thread(next, iterator, None)
                     if event is None:
                         break  # the vault ended the stream (shutting down): reconnect
-                    await asyncio.to_thread(self.apply, event)
+                    outcome = await asyncio.to_thread(self.apply, event)
+                    if outcome is not None:
+                        await self._finish_outgrown_running(outcome)
                     delay = self.retry_initial_s
                 self.last_error = "ledger stream ended"
             except asyncio.CancelledError:

@@ -194,6 +194,17 @@ class RunControl:
             quest = await asyncio.to_thread(self.queue.get, name)
             return await asyncio.to_thread(self._applied, self._skip(quest, reason))
 
+    async def finish_early_async(self, name: str, reason: str) -> bool:
+        """Ask the running quest `name` to end now as completed, after a final checkpoint (its remaining rows are
+        not trained). False, changing nothing, when `name` is not the quest a worker is running or a control
+        request was already sent to that worker (a pause, stop or skip decides then)."""
+        async with self._control_lock:
+            attempt = self._attempt
+            if name != self._quest or attempt is None or attempt.requested is not None:
+                return False
+            await asyncio.to_thread(_apply, self._request(attempt, ControlWord.FINISH, reason))
+            return True
+
 
 # word -> (state while the worker honours it, state when no worker runs, message while pending)
 HALTS = {

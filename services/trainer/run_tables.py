@@ -47,6 +47,7 @@ ENDINGS: dict[tuple[WorkerEventKind | None, ControlWord | None], Ending] = {
     (None, ControlWord.PAUSE): Ending.HALTED,
     (None, ControlWord.STOP): Ending.HALTED,
     (None, ControlWord.SKIP): Ending.SKIPPED,
+    (None, ControlWord.FINISH): Ending.CRASHED,  # no final checkpoint was reported: resume and go on
 }
 # Live (non-terminal) events: (run state, event) -> the run state it moves to; not listed: the state stays.
 # A `started` while a control request is pending moves nothing: the worker honours it before its first step.
@@ -59,4 +60,6 @@ SENDS: dict[tuple[ControlWord, ControlWord | None], bool] = {
     (ControlWord.PAUSE, None): True,
     (ControlWord.STOP, None): True,
     (ControlWord.STOP, ControlWord.PAUSE): True,  # a stop overrides a pending pause
+    (ControlWord.PAUSE, ControlWord.FINISH): True,  # a finish saves and completes; a halt asked meanwhile wins
+    (ControlWord.STOP, ControlWord.FINISH): True,
 }

@@ -36,6 +36,7 @@ class ControlWord(StrEnum):
     PAUSE = "pause"
     STOP = "stop"
     SKIP = "skip"
+    FINISH = "finish"  # end the quest now as completed: a final checkpoint, then `completed`
 
 
 def write_control(run_dir: Path, word: ControlWord) -> None:

@@ -270,7 +270,7 @@ class TrainingRecipe:
                 path = self.save_checkpoint() if self._unsaved_progress() else self.last_checkpoint
                 return self.emit(HALT_EVENTS[control], global_step=self.global_step, quest_step=self.quest_step,
                                  path=str(path) if path else None).KIND.value
-            if self.quest_step >= self.total_steps:
+            if self.quest_step >= self.total_steps or control is ControlWord.FINISH:
                 break
             tick = time.monotonic()
             metrics = self._train_step()

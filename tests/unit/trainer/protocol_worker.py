@@ -74,6 +74,8 @@ def main() -> int:
         if word == "skip":
             emit("skipped", global_step=offset + quest_step)
             return 0
+        if word == "finish":
+            break  # the final checkpoint and `completed`, as at the end of the quest
         time.sleep(step_s)
         quest_step += 1
         trained += 100
@@ -94,9 +96,11 @@ def main() -> int:
             path = save_checkpoint(run_dir, offset + quest_step, quest_step, loss, trained)
             emit("checkpoint_saved", path=str(path), global_step=offset + quest_step, quest_step=quest_step,
                  config_hash="cfg", tokenizer_hash="tok", chat_template_hash="tpl", loss=loss)
-    path = save_checkpoint(run_dir, offset + quest_step, quest_step, loss, trained)
-    emit("checkpoint_saved", path=str(path), global_step=offset + quest_step, quest_step=quest_step,
-         config_hash="cfg", tokenizer_hash="tok", chat_template_hash="tpl", loss=loss)
+    final = run_dir / "checkpoints" / f"step-{offset + quest_step:08d}"
+    if not final.exists():  # a finish right after a cadence save: that one is the final checkpoint
+        path = save_checkpoint(run_dir, offset + quest_step, quest_step, loss, trained)
+        emit("checkpoint_saved", path=str(path), global_step=offset + quest_step, quest_step=quest_step,
+             config_hash="cfg", tokenizer_hash="tok", chat_template_hash="tpl", loss=loss)
     emit("completed", global_step=offset + quest_step, loss=loss)
     return 0
 

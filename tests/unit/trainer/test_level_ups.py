@@ -13,6 +13,7 @@ import time
 import pytest
 
 from services.kit.errors import FailedPrecondition, Unavailable
+from services.trainer.intake import QuestHeader
 from services.trainer.levelups import CURSOR_KEY
 from services.trainer.models import EventKind, Priority, QuestState
 from services.trainer.ports import LedgerEvent
@@ -332,3 +333,54 @@ async def test_hero_loop_drops_a_batch_a_level_up_overtook(tmp_path, tiny_hero_d
             assert quest.state is QuestState.QUEUED and quest.labels["level"] == "1"
     finally:
         domain.store.close()
+
+
+async def start_running(tmp_path, tiny_hero_dir, th, *, quest_id: str, source: str, level: int, max_steps: int):
+    ledger = FakeLedger()
+    domain = th.make_domain(tmp_path, tiny_hero_dir, ledger=ledger, registry=th.MemoryRegistry(),
+                            worker_env={"PROTOCOL_WORKER_STEP_S": "0.05"})
+    campaign = domain.campaigns.create(hero="tiny", mantra=th.NO_MANTRA, display_name="road").name
+    domain.campaigns.update(campaign, {"config_overrides": {"max_steps": max_steps}})
+    domain.campaigns.activate(campaign)
+    header = QuestHeader(campaign=campaign, display_name=quest_id, source=source,
+                         labels={"skill": "bin", "level": str(level)})
+    await domain.start()
+    try:
+        quest = await domain.intake.submit(header, th.chunks_of(th.jsonl(th.GOOD_ROWS)))
+        await wait_until(lambda: (domain.queue.get(quest.name).steps_done or 0) >= 3)
+    except BaseException:
+        await domain.close()
+        raise
+    return domain, ledger, campaign, quest
+
+
+async def test_a_level_up_ends_the_running_hero_loop_quest_of_that_skill_early_at_a_checkpoint(
+        tmp_path, tiny_hero_dir, th):
+    domain, ledger, campaign, quest = await start_running(tmp_path, tiny_hero_dir, th, quest_id="loop-bin-1",
+                                                          source="hero_loop", level=1, max_steps=2000)
+    try:
+        ledger.append(level_up(1, campaign))  # L1 mastered: bin trains at L2 now
+        await wait_until(lambda: domain.queue.get(quest.name).state is QuestState.COMPLETED)
+        ended = domain.queue.get(quest.name)
+        assert ended.state_reason == "completed early: superseded by level-up to L2"
+        assert 3 <= ended.steps_done < 2000
+        # its last steps were saved, not thrown away: the campaign goes on from them
+        assert domain.campaigns.get(campaign).global_step == ended.steps_done
+    finally:
+        await domain.close()
+
+
+@pytest.mark.parametrize(("quest_id", "source", "level"), [("user-bin-1", "upload", 1),
+                                                           ("loop-bin-2", "hero_loop", 2)])
+async def test_a_level_up_lets_a_running_quest_it_did_not_outgrow_run_to_its_end(
+        tmp_path, tiny_hero_dir, th, quest_id, source, level):
+    domain, ledger, campaign, quest = await start_running(tmp_path, tiny_hero_dir, th, quest_id=quest_id,
+                                                          source=source, level=level, max_steps=60)
+    try:
+        ledger.append(level_up(1, campaign))  # while it runs (3 of its 60 steps done)
+        await wait_until(lambda: level_up_events(domain))
+        await wait_until(lambda: domain.queue.get(quest.name).state is QuestState.COMPLETED)
+        ended = domain.queue.get(quest.name)
+        assert (ended.state_reason, ended.steps_done) == ("completed", 60)
+    finally:
+        await domain.close()

@@ -300,3 +300,23 @@ def test_examples_per_step_sizes_the_whole_step():
     with pytest.raises(InvalidArgument) as error:
         build_training_config({}, {"examples_per_step": 8, "gradient_accumulation_steps": 2})
     assert error.value.field == "examples_per_step"
+
+
+def test_finish_ends_the_quest_as_completed_at_a_final_checkpoint(tmp_path, tiny_hero_dir):
+    from services.trainer.worker.protocol import ControlWord, write_control
+
+    job = make_job(tmp_path, tiny_hero_dir, max_steps=50)
+    events = []
+
+    def emit(event):
+        events.append(event)
+        if event["event"] == "step" and event["quest_step"] == 2:
+            write_control(job.run_dir, ControlWord.FINISH)
+
+    recipe = TrainingRecipe(job, emit)
+    recipe.setup()
+    outcome = recipe.train()
+    recipe.cleanup()
+    assert outcome == "completed" and recipe.quest_step == 2
+    assert [p.name for p in complete_checkpoints(job.checkpoints_dir)] == ["step-00000002"]
+    assert events[-1]["event"] == "completed" and events[-1]["path"].endswith("step-00000002")
