@@ -47,20 +47,23 @@ class TrainingConfig:
     muon_learning_rate: float = field(default=0.02, metadata=_number(0, 1, lo_open=True))
     muon_momentum: float = field(default=0.95, metadata=_number(0, 0.999999))
     max_grad_norm: float = field(default=1.0, metadata=_number(0, 1e6))  # 0 disables clipping
+    # quest: every quest starts with fresh optimizer moments; campaign: a quest that starts from a checkpoint
+    # loads the optimizer state saved with it (Adam's moments go on across quests; not with LoRA).
+    optimizer_scope: str = field(default="quest", metadata=_choice(*LR_SCOPES))
     # Schedule
     lr_schedule: str = field(default="cosine", metadata=_choice(*SCHEDULES))
     warmup_steps: int = field(default=0, metadata=_number(0, 1_000_000, integer=True))
     min_lr_ratio: float = field(default=0.1, metadata=_number(0, 1))
     # quest: the decay runs over each quest (every quest restarts at the peak); campaign: it runs over the hero's
     # global step, continued across quests, over `lr_decay_steps` (inverse_sqrt: its time scale). Warm-up stays
-    # per quest in both: every quest starts with fresh optimizer moments.
+    # per quest in both (for the fresh optimizer moments of optimizer_scope: quest).
     lr_scope: str = field(default="quest", metadata=_choice(*LR_SCOPES))
     lr_decay_steps: int = field(default=0, metadata=_number(0, 100_000_000, integer=True))
     # Batch and length
     micro_batch_size: int = field(default=8, metadata=_number(1, 4096, integer=True))
     gradient_accumulation_steps: int = field(default=1, metadata=_number(1, 4096, integer=True))
-    # > 0: every optimizer step holds exactly this many examples (on all processes together), packed into as few
-    # rows as they fit, at most micro_batch_size rows per forward pass; 0: a step is micro_batch_size x
+    # > 0: every optimizer step holds exactly this many examples (one process), packed into rows as long as the
+    # step's longest example, at most micro_batch_size rows per forward pass; 0: a step is micro_batch_size x
     # gradient_accumulation_steps packed rows, however many examples those hold.
     examples_per_step: int = field(default=0, metadata=_number(0, 1_000_000, integer=True))
     max_seq_len: int = field(default=512, metadata=_number(16, 1_048_576, integer=True))
@@ -205,7 +208,7 @@ def config_from_dict(data: dict[str, Any]) -> TrainingConfig:
     return build_training_config({}, data)
 
 
-_HASHED_WHEN_SET = ("checkpoint_every_seconds", "lr_scope", "lr_decay_steps", "examples_per_step")
+_HASHED_WHEN_SET = ("checkpoint_every_seconds", "lr_scope", "lr_decay_steps", "examples_per_step", "optimizer_scope")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
 
 

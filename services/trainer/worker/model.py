@@ -3,6 +3,7 @@ state dicts a checkpoint needs (full weights under FSDP, the LoRA-merged weights
 
 from __future__ import annotations
 
+import inspect
 import random
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import torch
 
 from services.trainer.worker import checkpoints as ckpt
 from services.trainer.worker.config import TrainingConfig
+from services.trainer.worker.packing import IGNORE_INDEX
 
 
 def build_model(cfg: TrainingConfig, model_dir: Path, device: torch.device, *, use_bf16: bool,
@@ -132,3 +134,46 @@ def merged_lora_state_dict(peft_model) -> dict[str, torch.Tensor]:
         else:
             merged[key.replace(".base_layer.", ".")] = value.detach().cpu().contiguous()
     return merged
+
+
+def accepts_logits_to_keep(model) -> bool:
+    """Whether the (unwrapped) causal LM's forward can compute logits at chosen positions only."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(type(base).forward).parameters
+
+
+def trained_positions(targets: torch.Tensor) -> torch.Tensor:
+    """Sequence positions (1-D, ascending) where some row of the micro-batch has a target. Logits and the loss are
+    needed only there: the LM head and the cross-entropy over the vocabulary skip every system, user and padding
+    position that no row trains. Never empty (position 0 stands in), so the step's graph always exists."""
+    positions = (targets != IGNORE_INDEX).any(dim=0).nonzero().flatten()
+    return positions if positions.numel() else torch.zeros(1, dtype=torch.long)
+
+
+def carry_optimizer_moments(model: torch.nn.Module, optimizers: list, start: Path, cfg: TrainingConfig, *,
+                            fsdp: bool, device: torch.device) -> str:
+    """Load the optimizer state saved beside `start` (the checkpoint this quest starts from) into this quest's
+    fresh optimizers, keeping this quest's hyper-parameters (lr, betas, weight decay): Adam's moments go on from
+    the previous quest instead of restarting from zero. Returns "" when carried, else why they start fresh."""
+    state_file = start / ckpt.STATE_DIR / "optimizer.pt"
+    if cfg.lora_enabled:
+        return "LoRA trains a fresh adapter every quest"
+    if not state_file.is_file() or not (start / ckpt.STATE_DIR / ckpt.STATE_FILE).is_file():
+        return f"no optimizer state beside {start.name}"
+    previous = ckpt.read_state(start)
+    before = previous.get("config", {})
+    if before.get("optimizer") != cfg.optimizer or before.get("lora_enabled"):
+        return f"the previous quest trained with {before.get('optimizer')}, this one with {cfg.optimizer}"
+    if previous.get("distributed", "ddp") != ("fsdp" if fsdp else "ddp"):
+        return f"the previous quest ran under {previous.get('distributed')}"
+    saved = torch.load(state_file, map_location=device, weights_only=False)
+    if not fsdp:  # checked before any optimizer changes: a half-loaded set would mix old and new state
+        shapes = [[len(g["params"]) for g in o.param_groups] for o in optimizers]
+        if [[len(g["params"]) for g in s["param_groups"]] for s in saved] != shapes:
+            return "the saved optimizer state does not fit this model's parameters"
+    hyper = [[{k: v for k, v in g.items() if k != "params"} for g in o.param_groups] for o in optimizers]
+    load_optimizer_states(model, optimizers, saved, fsdp=fsdp)
+    for optimizer, groups in zip(optimizers, hyper, strict=True):
+        for group, values in zip(optimizer.param_groups, groups, strict=True):
+            group.update(values)
+    return ""

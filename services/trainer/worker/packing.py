@@ -310,9 +310,10 @@ class PackedQuest:
         the remainder): steps -> micro-batches -> rows -> example indices.
 
         The examples, in an order fixed by (seed, epoch), are cut into groups of `examples_per_step`; each group is
-        packed best-fit-decreasing into rows of max_seq_len (one example per row without packing), at most
-        `micro_batch_size` rows per forward pass. A packed step then counts the same examples as an unpacked
-        batch of that size, only without the padding.
+        packed best-fit-decreasing into rows as long as its longest example (one example per row without
+        packing), at most `micro_batch_size` rows per forward pass. A step is then the batch an unpacked trainer
+        pads to its longest example, with the padding filled by the other examples: the same examples, the same
+        width, fewer rows. (Rows of max_seq_len would be fewer still, but attention costs the square of the width.)
         """
         order = list(range(len(self.examples)))
         if shuffle:
@@ -321,7 +322,8 @@ class PackedQuest:
         for start in range(0, len(order), examples_per_step):
             group = order[start : start + examples_per_step]
             if self.packing:
-                bins = pack_best_fit_decreasing([len(self.examples[i]) for i in group], self.max_seq_len)
+                lengths = [len(self.examples[i]) for i in group]
+                bins = pack_best_fit_decreasing(lengths, max(lengths))
                 rows = [[group[k] for k in row] for row in bins]
             else:
                 rows = [[i] for i in group]

@@ -34,12 +34,15 @@ from services.trainer.worker import checkpoints as ckpt
 from services.trainer.worker.config import config_hash
 from services.trainer.worker.mantra_rows import rows_with_mantra
 from services.trainer.worker.model import (
+    accepts_logits_to_keep,
     build_model,
+    carry_optimizer_moments,
     full_model_state,
     load_optimizer_states,
     merged_lora_state_dict,
     optimizer_states,
     shard_model,
+    trained_positions,
 )
 from services.trainer.worker.optim import build_optimizers, build_schedulers, require_cuda
 from services.trainer.worker.packing import IGNORE_INDEX, PackedQuest, read_quest, tokenize_quest
@@ -157,7 +160,12 @@ class TrainingRecipe:
         self.schedulers = build_schedulers(self.optimizers, cfg, self.total_steps, self.job.global_step_offset)
         if resume_from is not None:
             self._load_trainer_state(resume_from)
+        elif cfg.optimizer_scope == "campaign":
+            fresh = carry_optimizer_moments(self.model, self.optimizers, self.job.model_dir, cfg, fsdp=self.fsdp,
+                                            device=self.device)
+            log.info("optimizer moments %s", f"start fresh: {fresh}" if fresh else f"carried from {self.job.model_dir}")
         self.train_model = self.model
+        self.logits_at_targets_only = accepts_logits_to_keep(self.model)
         if self.dist.world_size > 1 and not self.fsdp:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -322,15 +330,19 @@ class TrainingRecipe:
         for index, batch in enumerate(inputs):
             last = index == len(inputs) - 1
             sync = nullcontext() if (last or self.dist.world_size == 1) else self.train_model.no_sync()
+            targets, keep = batch["targets"], {}
+            if self.logits_at_targets_only:
+                positions = trained_positions(targets)
+                targets, keep = targets[:, positions], {"logits_to_keep": positions.to(self.device)}
             with sync, autocast:
                 logits = self.train_model(
                     input_ids=batch["input_ids"].to(self.device),
                     position_ids=batch["position_ids"].to(self.device),
                     attention_mask=batch["attention_mask"].to(self.device),
-                    use_cache=False,
+                    use_cache=False, **keep,
                 ).logits
                 token_loss = F.cross_entropy(
-                    logits.float().reshape(-1, logits.shape[-1]), batch["targets"].to(self.device).reshape(-1),
+                    logits.float().reshape(-1, logits.shape[-1]), targets.to(self.device).reshape(-1),
                     ignore_index=IGNORE_INDEX, reduction="sum",
                 )
                 # DDP averages gradients over processes; scale so the result is the mean over all targets.
