@@ -2,9 +2,9 @@
 
 A queued quest's steps follow from its size the way the worker counts them (recipe.py): packed sequences of
 max_seq_len tokens (or one per row without packing), micro batches of micro_batch_size, gradient_accumulation_steps
-micro batches a step (or exactly examples_per_step rows a step), epochs times over (max_steps wins when set), calibrated by the steps the campaign's last
-finished quests really took against the same formula (the intake does not count the mantra's system turn). Its
-tokens come from the intake's token count
+micro batches a step (or exactly examples_per_step rows a step), epochs times over (max_steps wins when set),
+calibrated by the steps the campaign's last finished quests really took against the same formula (the intake does
+not count the mantra's system turn). Its tokens come from the intake's token count
 (the validation report's tokens_total, measured with the hero's tokenizer and chat template). Its duration is
 those tokens, times the epochs, over the campaign's recent throughput: trained tokens per wall second across the
 last logged steps of each recent quest, so checkpoint saves inside a quest are paid for. The running quest keeps

@@ -4,7 +4,7 @@ One optimizer step = `gradient_accumulation_steps` micro-batches of `micro_batch
 every process. The loss is the mean over every trained (assistant) token of the step across all micro-batches
 and processes, so packing, accumulation and DDP give the same gradient as one big batch.
 
-With `examples_per_step` a step instead holds exactly that many examples, packed into as few rows as they fit.
+With `examples_per_step` a step instead holds exactly that many examples, packed into rows as wide as its longest.
 
 The data position is a pure function of the quest step: step s reads step k = s % steps_per_epoch of epoch
 s // steps_per_epoch, in an order fixed by (seed, epoch) (micro-batches [k*ga, (k+1)*ga), or the k-th group of
