@@ -55,6 +55,11 @@ class LevelUpOutcome:
     event_emitted: bool
 
 
+def superseded_reason(training_level: int) -> str:
+    """Why a level-up pruned a waiting quest or ended the running one early."""
+    return f"superseded by level-up to L{training_level}"
+
+
 def outgrown(skill: str, training_level: int) -> Callable[[Quest], bool]:
     """Selects the hero-loop quests of `skill` generated for a level below `training_level`."""
 
@@ -155,7 +160,7 @@ class LevelUpFollower:
 
     def prune(self, campaign: str, skill: str, training_level: int) -> list[str]:
         """SKIP the waiting hero-loop quests of this skill below training_level; returns their names."""
-        reason = f"superseded by level-up to L{training_level}"
+        reason = superseded_reason(training_level)
         pruned = self.queue.skip_waiting(campaign, source=HERO_LOOP_SOURCE, select=outgrown(skill, training_level),
                                          reason=reason)
         for name in pruned:
@@ -168,7 +173,7 @@ class LevelUpFollower:
         if self.finish_running is None:
             return
         select = outgrown(outcome.skill, outcome.training_level)
-        reason = f"superseded by level-up to L{outcome.training_level}"
+        reason = superseded_reason(outcome.training_level)
         try:
             name = await self.finish_running(outcome.campaign, select, reason)
         except RealmError as exc:  # it ended meanwhile: nothing left to cut short

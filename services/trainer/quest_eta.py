@@ -87,16 +87,14 @@ def estimate_steps(rows: int, tokens: int, config: TrainingConfig) -> tuple[int,
     time, and never fewer sequences than the tokens need."""
     if config.examples_per_step:  # exact: every step holds that many rows
         per_epoch = max(1, math.ceil(rows / config.examples_per_step))
-        if config.max_steps:
-            return config.max_steps, round(tokens * config.max_steps / per_epoch)
-        return config.epochs * per_epoch, tokens * config.epochs
-    if config.packing and tokens and rows:
-        per_sequence = max(1, config.max_seq_len // max(1, math.ceil(tokens / rows)))
-        sequences = max(1, math.ceil(tokens / config.max_seq_len), math.ceil(rows / per_sequence))
     else:
-        sequences = max(1, rows)
-    micro_batches = math.ceil(sequences / config.micro_batch_size)
-    per_epoch = max(1, math.ceil(micro_batches / config.gradient_accumulation_steps))
+        if config.packing and tokens and rows:
+            per_sequence = max(1, config.max_seq_len // max(1, math.ceil(tokens / rows)))
+            sequences = max(1, math.ceil(tokens / config.max_seq_len), math.ceil(rows / per_sequence))
+        else:
+            sequences = max(1, rows)
+        micro_batches = math.ceil(sequences / config.micro_batch_size)
+        per_epoch = max(1, math.ceil(micro_batches / config.gradient_accumulation_steps))
     if config.max_steps:
         return config.max_steps, round(tokens * config.max_steps / per_epoch)
     return config.epochs * per_epoch, tokens * config.epochs
