@@ -9,8 +9,10 @@ only to the longest example of the batch (dynamic padding). One thread each, run
 Time to loss (tokens/s alone hides learning per token): HF `Trainer` with pad-to-longest, `batch` examples per
 optimizer step, one epoch; its target is the mean loss of its last 10 % of steps (where its epoch ends). Our
 worker runs exactly the same examples per optimizer step (`examples_per_step: batch`: each step's examples packed
-into as few rows as they fit, one forward pass), so the same number of steps and the same lr schedule; each run's
-time to the target is the first moment the trailing mean of its step losses (same window) is at or below it.
+into as few rows as they fit, one forward pass), so the same number of steps and the same lr schedule, and
+Trainer is fed the same examples in each step; each run's time to the target is the first moment the trailing
+mean of its step losses (same window) is at or below it. Trainer runs twice: fp32 (its default) and with its
+`bf16=True` (our `precision: auto` is bf16 on a CPU with native bf16 matmuls; the table says which ran).
 
     .venv/bin/python bench/trainer_throughput.py [--rows 600] [--epochs 1] [--repeats 2]
 """
@@ -60,8 +62,9 @@ def write_quest(path: Path, rows: int, seed: int = 0) -> Path:
 
 
 def run_ours(hero: Path, quest: Path, run_dir: Path, *, batch: int, max_seq_len: int, epochs: int, lr: float,
-             curve: list[tuple[float, float]] | None = None, examples_per_step: int = 0) -> dict:
-    config = build_training_config({}, {"micro_batch_size": batch, "max_seq_len": max_seq_len, "epochs": epochs,
+             curve: list[tuple[float, float]] | None = None, examples_per_step: int = 0, precision: str = "auto"
+             ) -> dict:
+    config = build_training_config({}, {"precision": precision, "micro_batch_size": batch, "max_seq_len": max_seq_len, "epochs": epochs,
                                         "learning_rate": lr, "lr_schedule": "cosine", "warmup_steps": 0,
                                         "max_grad_norm": 1.0, "checkpoint_every_steps": 0,
                                         "examples_per_step": examples_per_step})
@@ -85,14 +88,17 @@ def run_ours(hero: Path, quest: Path, run_dir: Path, *, batch: int, max_seq_len:
     steps = [e for e in events if e["event"] == "step"]
     real = steps[-1]["trained_tokens"]
     slots = rows = 0
+    order: list[int] = []  # the examples in the order the steps took them
     for step in range(recipe.total_steps):
         _, batches = recipe._step_batches(step)
         for b in batches:
             rows += len(b)
+            order += [index for row in b for index in row]
             slots += recipe.data.collate_rows(b, pad_token_id=recipe.tokenizer.pad_token_id)["input_ids"].numel()
     seconds = marks["end"] - marks["start"]
     return {"tokens": real, "seconds": seconds, "tokens_per_second": real / seconds, "steps": len(steps),
-            "efficiency": real / slots, "final_loss": steps[-1]["loss"], "rows": rows}
+            "efficiency": real / slots, "final_loss": steps[-1]["loss"], "rows": rows,
+            "precision": events[0]["precision"], "order": order, "examples": recipe.data.examples}
 
 
 class _Rows(torch.utils.data.Dataset):
@@ -107,7 +113,9 @@ class _Rows(torch.utils.data.Dataset):
 
 
 def run_hf_trainer(hero: Path, examples, out_dir: Path, *, batch: int, max_seq_len: int, epochs: int, lr: float,
-                   padding: str, curve: list[tuple[float, float]] | None = None) -> dict:
+                   padding: str, curve: list[tuple[float, float]] | None = None, bf16: bool = False,
+                   order: list[int] | None = None) -> dict:
+    """`order`: feed the examples in exactly this order (else Trainer's own seeded shuffle)."""
     from transformers import (
         AutoModelForCausalLM,
         AutoTokenizer,
@@ -152,10 +160,17 @@ def run_hf_trainer(hero: Path, examples, out_dir: Path, *, batch: int, max_seq_l
         output_dir=str(out_dir), per_device_train_batch_size=batch, num_train_epochs=epochs, learning_rate=lr,
         lr_scheduler_type="cosine", warmup_steps=0, max_grad_norm=1.0, weight_decay=0.0,
         logging_steps=1 if curve is not None else 10_000,
-        save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
+        save_strategy="no", report_to=[], use_cpu=True, bf16=bf16, dataloader_num_workers=0, disable_tqdm=True, seed=0,
         remove_unused_columns=False,
     )
-    trainer = Trainer(model=model, args=args, train_dataset=_Rows(rows), data_collator=counting_collator,
+    if order is not None:
+        rows = [rows[index] for index in order]
+
+    class InOrder(Trainer):
+        def _get_train_sampler(self, *args, **kwargs):
+            return torch.utils.data.SequentialSampler(self.train_dataset)
+
+    trainer = (InOrder if order is not None else Trainer)(model=model, args=args, train_dataset=_Rows(rows), data_collator=counting_collator,
                       callbacks=[Count()])
     trainer.remove_callback(PrinterCallback)  # keep stdout for the table
     result = trainer.train()
@@ -176,17 +191,30 @@ def time_to(curve: list[tuple[float, float]], target: float, window: int) -> flo
 def time_to_loss(hero: Path, quest: Path, examples, tmp_path: Path, *, batch: int, max_seq_len: int, lr: float
                  ) -> dict:
     """HF Trainer (pad to longest, `batch` examples per step, 1 epoch) sets the target; ours chases it with the
-    same `batch` examples in every step, packed."""
-    hf_curve: list[tuple[float, float]] = []
-    run_hf_trainer(hero, examples, tmp_path / "hf-ttl", batch=batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
-                   padding="longest", curve=hf_curve)
-    window = max(1, len(hf_curve) // 10)
-    target = sum(loss for _, loss in hf_curve[-window:]) / window
+    same `batch` examples in every step, packed. Trainer is fed our steps' examples in our order, so each of its
+    steps holds exactly the examples of ours (the loss of a step depends a lot on which examples it holds)."""
     ours_curve: list[tuple[float, float]] = []
     ours = run_ours(hero, quest, tmp_path / "ours-ttl", batch=batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
                     curve=ours_curve, examples_per_step=batch)
+    assert [e.input_ids for e in ours["examples"]] == [e.input_ids for e in examples], "the same tokenized quest"
+    common = {"batch": batch, "max_seq_len": max_seq_len, "epochs": 1, "lr": lr, "padding": "longest",
+              "order": ours["order"]}
+    hf_curve: list[tuple[float, float]] = []
+    run_hf_trainer(hero, examples, tmp_path / "hf-ttl", curve=hf_curve, **common)
+    window = max(1, len(hf_curve) // 10)
+    target = sum(loss for _, loss in hf_curve[-window:]) / window
+    # HF's own bf16 switch (CPU autocast, fp32 weights), chasing the same target: ours runs bf16 on such a CPU.
+    hf_bf16_curve: list[tuple[float, float]] = []
+    run_hf_trainer(hero, examples, tmp_path / "hf-ttl-bf16", curve=hf_bf16_curve, bf16=True, **common)
+    # Ours in fp32 too, so the table also shows the like-for-like precision.
+    ours_fp32_curve: list[tuple[float, float]] = []
+    run_ours(hero, quest, tmp_path / "ours-ttl-fp32", batch=batch, max_seq_len=max_seq_len, epochs=1, lr=lr,
+             curve=ours_fp32_curve, examples_per_step=batch, precision="fp32")
     return {"target": target, "window": window, "hf_steps": len(hf_curve), "ours_steps": len(ours_curve),
             "hf_seconds": time_to(hf_curve, target, window), "ours_seconds": time_to(ours_curve, target, window),
+            "hf_bf16_seconds": time_to(hf_bf16_curve, target, window), "ours_precision": ours["precision"],
+            "ours_fp32_seconds": time_to(ours_fp32_curve, target, window),
+            "ours_fp32_final": sum(loss for _, loss in ours_fp32_curve[-window:]) / window,
             "ours_final": sum(loss for _, loss in ours_curve[-window:]) / window,
             "examples_per_step": batch, "rows_per_step": ours["rows"] / max(1, ours["steps"])}
 
@@ -238,15 +266,23 @@ def main() -> None:
 
     print(f"\ntime to HF Trainer's end-of-epoch loss {ttl['target']:.3f} (mean of its last {ttl['window']} steps; "
           f"same trailing mean for both):")
-    print(f"{'run':<34}{'ex/step':>8}{'rows/step':>10}{'steps':>7}{'seconds':>13}")
-    print(f"{'HF Trainer, pad to longest':<34}{ttl['examples_per_step']:>8}{ttl['examples_per_step']:>10.1f}"
+    print(f"{'run':<40}{'ex/step':>8}{'rows/step':>10}{'steps':>7}{'seconds':>13}")
+    print(f"{'HF Trainer, pad to longest':<40}{ttl['examples_per_step']:>8}{ttl['examples_per_step']:>10.1f}"
           f"{ttl['hf_steps']:>7}{secs(ttl['hf_seconds']):>13}")
-    print(f"{'realm worker (examples_per_step)':<34}{ttl['examples_per_step']:>8}{ttl['rows_per_step']:>10.1f}"
+    print(f"{'HF Trainer, pad to longest, bf16':<40}{ttl['examples_per_step']:>8}{ttl['examples_per_step']:>10.1f}"
+          f"{ttl['hf_steps']:>7}{secs(ttl['hf_bf16_seconds']):>13}")
+    print(f"{'realm worker (examples_per_step, ' + ttl['ours_precision'] + ')':<40}{ttl['examples_per_step']:>8}{ttl['rows_per_step']:>10.1f}"
           f"{ttl['ours_steps']:>7}{secs(ttl['ours_seconds']):>13}   (its own final {ttl['ours_final']:.3f})")
-    ttl_speedup = (f"{ttl['hf_seconds'] / ttl['ours_seconds']:.2f}"
-                   if ttl["hf_seconds"] and ttl["ours_seconds"] else "not_reached")
+    print(f"{'realm worker (examples_per_step, fp32)':<40}{ttl['examples_per_step']:>8}{ttl['rows_per_step']:>10.1f}"
+          f"{ttl['ours_steps']:>7}{secs(ttl['ours_fp32_seconds']):>13}   (its own final {ttl['ours_fp32_final']:.3f})")
+    def ratio(baseline: float | None, ours_seconds: float | None) -> str:
+        return f"{baseline / ours_seconds:.2f}" if baseline and ours_seconds else "not_reached"
+
     print(
-        f"RESULT time_to_loss_speedup_vs_hf_dynamic={ttl_speedup} speedup_vs_hf_padded={ours['tokens_per_second'] / hf_max['tokens_per_second']:.2f} "
+        f"RESULT time_to_loss_speedup_vs_hf_dynamic={ratio(ttl['hf_seconds'], ttl['ours_seconds'])} "
+        f"time_to_loss_speedup_vs_hf_dynamic_bf16={ratio(ttl['hf_bf16_seconds'], ttl['ours_seconds'])} "
+        f"ours_precision={ttl['ours_precision']} "
+        f"time_to_loss_speedup_vs_hf_dynamic_both_fp32={ratio(ttl['hf_seconds'], ttl['ours_fp32_seconds'])} speedup_vs_hf_padded={ours['tokens_per_second'] / hf_max['tokens_per_second']:.2f} "
         f"speedup_vs_hf_dynamic={ours['tokens_per_second'] / hf_dyn['tokens_per_second']:.2f} "
         f"packing_efficiency={ours['efficiency']:.3f} hf_padded_efficiency={hf_max['efficiency']:.3f} "
         f"hf_dynamic_efficiency={hf_dyn['efficiency']:.3f} ours_tokens_per_s={ours['tokens_per_second']:.0f}"

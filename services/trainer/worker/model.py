@@ -31,9 +31,13 @@ def build_model(cfg: TrainingConfig, model_dir: Path, device: torch.device, *, u
         _apply_liger_kernel(model_type=model_type, cross_entropy=False, fused_linear_cross_entropy=False)
     # Full fine-tuning resumes from the checkpoint's own weights; LoRA keeps the base and reloads the adapter.
     source = resume_from if (resume_from is not None and not cfg.lora_enabled) else model_dir
-    # Full fine-tuning keeps fp32 master weights (bf16 is autocast); a frozen LoRA base can live in bf16.
-    base_dtype = torch.bfloat16 if (cfg.lora_enabled and use_bf16) else torch.float32
-    load_kwargs: dict[str, Any] = {"dtype": base_dtype, "attn_implementation": cfg.attn_implementation}
+    # Full fine-tuning keeps fp32 master weights (bf16 is autocast); a frozen LoRA base can live in bf16 on a GPU
+    # (on a CPU it stays fp32: there memory is not what bf16 is for, and the merged checkpoint keeps the exact base).
+    base_dtype = torch.bfloat16 if (cfg.lora_enabled and use_bf16 and device.type == "cuda") else torch.float32
+    attention = cfg.attn_implementation
+    if use_bf16 and device.type == "cpu" and attention == "sdpa":
+        attention = _fp32_sdpa_attention()
+    load_kwargs: dict[str, Any] = {"dtype": base_dtype, "attn_implementation": attention}
     if cfg.lora_quantize_base_4bit:
         from transformers import BitsAndBytesConfig
 
@@ -51,6 +55,34 @@ def build_model(cfg: TrainingConfig, model_dir: Path, device: torch.device, *, u
         model = _with_lora(model, cfg, resume_from)
     model.train()
     return model
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` runs bf16 matmuls natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or AMX (where
+    they run ~4x faster than fp32 ones; elsewhere a CPU emulates them, slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+FP32_SDPA = "sdpa_fp32_under_cpu_autocast"
+
+
+def _fp32_sdpa_attention() -> str:
+    """SDPA run in fp32 inside bf16 autocast on a CPU: there the flash-attention kernel's bf16 backward is ~4x slower
+    than its fp32 one (torch 2.13), which ate most of what the bf16 matmuls win. Registered once; returns its name."""
+    from transformers import AttentionInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    def attention(module, query, key, value, attention_mask, **kwargs):
+        with torch.autocast("cpu", enabled=False):
+            output, weights = sdpa_attention_forward(module, query.float(), key.float(), value.float(),
+                                                     attention_mask, **kwargs)
+        return output.to(query.dtype), weights
+
+    if FP32_SDPA not in AttentionInterface._global_mapping:
+        AttentionInterface.register(FP32_SDPA, attention)
+    return FP32_SDPA
 
 
 def _with_lora(model: torch.nn.Module, cfg: TrainingConfig, resume_from: Path | None) -> torch.nn.Module:

@@ -40,6 +40,7 @@ from services.trainer.worker.model import (
     full_model_state,
     load_optimizer_states,
     merged_lora_state_dict,
+    native_bf16,
     optimizer_states,
     shard_model,
     trained_positions,
@@ -109,9 +110,8 @@ class TrainingRecipe:
         self.job.run_dir.mkdir(parents=True, exist_ok=True)
         self._init_distributed()
         self.device = self._pick_device()
-        self.use_bf16 = cfg.precision == "bf16" or (
-            cfg.precision == "auto" and self.device.type == "cuda" and torch.cuda.is_bf16_supported()
-        )
+        # auto: bf16 autocast (fp32 master weights) wherever bf16 matmuls are native, a CPU included.
+        self.use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16(self.device))
         if cfg.use_liger_kernel:
             require_cuda("use_liger_kernel", "use_liger_kernel", "liger_kernel")
         if cfg.lora_quantize_base_4bit:

@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM
 from services.kit.errors import FailedPrecondition, InvalidArgument
 from services.trainer.worker.checkpoints import STATE_DIR, complete_checkpoints, read_state, sha256_text
 from services.trainer.worker.config import build_training_config
+from services.trainer.worker.model import native_bf16
 from services.trainer.worker.optim import build_optimizers, lr_multiplier
 from services.trainer.worker.packing import MaskingError
 from services.trainer.worker.protocol import Job, job_from_dict
@@ -143,7 +144,9 @@ def test_training_lowers_the_loss(tmp_path, tiny_hero_dir, overrides):
     assert len(losses) == 12
     assert losses[-1] < losses[0] * 0.8, losses
     assert events[-1]["event"] == "completed"
-    assert events[0]["precision"] == ("bf16" if overrides.get("precision") == "bf16" else "fp32")
+    # precision auto: bf16 autocast wherever bf16 matmuls are native, this CPU included.
+    native = native_bf16(torch.device("cpu"))
+    assert events[0]["precision"] == ("bf16" if overrides.get("precision") == "bf16" or native else "fp32")
 
 
 def test_lora_checkpoint_is_a_plain_merged_model(tmp_path, tiny_hero_dir):
