@@ -6,6 +6,7 @@
       thresholds: {bin: 0.9}           # optional per-skill pass threshold overriding every level's own
       broken_loss: 0.05                # 0 % accuracy while the training loss is below this: flagged
       default_preset: equal            # scheduling preset when a request names none
+      review_share: 0.2                # share of each planned batch above L1 drawn from the 3 levels below it
       eval_concurrency: 8              # chat calls in flight per trial
       auto_evaluate: true              # follow the vault ledger and trial every new checkpoint
       trial_cooldown_s: 10             # minimum interval between follower trial starts, per campaign
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from services.curriculum.progression import ProgressionConfig, parse_preset
+from services.curriculum.skills.base import MAX_REVIEW_SHARE
 from services.kit.config import ConfigError
 from services.kit.errors import InvalidArgument
 
@@ -112,8 +114,12 @@ def progression_from_section(section: Mapping[str, Any]) -> ProgressionConfig:
         parse_preset(preset)
     except InvalidArgument as exc:
         raise ConfigError(_key("default_preset"), str(exc)) from None
+    review_share = _number(section, "review_share", ProgressionConfig.review_share)
+    if review_share > MAX_REVIEW_SHARE:
+        raise ConfigError(_key("review_share"), f"must be within 0..{MAX_REVIEW_SHARE}, got {review_share}")
     return ProgressionConfig(eval_window=_integer(section, "eval_window", 3, minimum=1), thresholds=thresholds,
-                             broken_loss=_number(section, "broken_loss", 0.05), default_preset=preset)
+                             broken_loss=_number(section, "broken_loss", 0.05), default_preset=preset,
+                             review_share=review_share)
 
 
 @dataclass(frozen=True)

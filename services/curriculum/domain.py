@@ -69,20 +69,22 @@ class CurriculumDomain:
     def skill(self, name: str) -> Skill:
         return self.registry.get(name)
 
-    def generate(self, skill_name: str, level: int, count: int, seed: int, mode: str = "") -> Batch:
+    def generate(self, skill_name: str, level: int, count: int, seed: int, mode: str = "",
+                 review_share: float = 0.0) -> Batch:
         if count > MAX_UNARY_ROWS:
             raise InvalidArgument(f"at most {MAX_UNARY_ROWS} rows per call; use StreamBatch for more", field="count")
         skill = self.skill(skill_name)
-        problems = generate_problems(skill, level, count, seed, mode or None)
+        problems = generate_problems(skill, level, count, seed, mode or None, review_share)
         rows = [training_row(p, seed) for p in problems]
-        return Batch(rows, rows_to_jsonl(rows), sidecar(skill, level, seed, count, mode or None))
+        return Batch(rows, rows_to_jsonl(rows), sidecar(skill, level, seed, count, mode or None, review_share))
 
     def stream(self, skill_name: str, level: int, count: int, seed: int, mode: str = "",
-               chunk_rows: int = 256) -> Iterator[list[dict[str, Any]]]:
+               chunk_rows: int = 256, review_share: float = 0.0) -> Iterator[list[dict[str, Any]]]:
         """The rows of `generate`, chunk by chunk, generated lazily (memory stays one chunk)."""
         if chunk_rows < 0:
             raise InvalidArgument("must be >= 0", field="chunk_rows")
-        problems = iter_problems(self.skill(skill_name), level, count, seed, mode or None)  # validates now
+        problems = iter_problems(self.skill(skill_name), level, count, seed, mode or None,
+                                 review_share)  # validates now
         chunk = chunk_rows or 256
 
         def chunks() -> Iterator[list[dict[str, Any]]]:
@@ -91,8 +93,9 @@ class CurriculumDomain:
 
         return chunks()
 
-    def sidecar(self, skill_name: str, level: int, count: int, seed: int, mode: str = "") -> dict[str, Any]:
-        return sidecar(self.skill(skill_name), level, seed, count, mode or None)
+    def sidecar(self, skill_name: str, level: int, count: int, seed: int, mode: str = "",
+                review_share: float = 0.0) -> dict[str, Any]:
+        return sidecar(self.skill(skill_name), level, seed, count, mode or None, review_share)
 
     def eval_set(self, name: str) -> EvalSet:
         m = _EVAL_NAME.match(name)

@@ -130,14 +130,15 @@ class CurriculumServicer(VoteRpcs, PassiveRpcs, curriculum_pb2_grpc.CurriculumSe
 
     async def GenerateBatch(self, request: pb.GenerateBatchRequest, context) -> pb.GenerateBatchResponse:
         batch = await asyncio.to_thread(self.domain.generate, request.skill, request.level, request.count,
-                                        request.seed, request.mode)
+                                        request.seed, request.mode, request.review_share)
         return pb.GenerateBatchResponse(rows=[row_to_pb(r) for r in batch.rows], jsonl=batch.jsonl,
                                         sidecar_json=json.dumps(batch.sidecar))
 
     async def StreamBatch(self, request: pb.StreamBatchRequest, context) -> AsyncIterator[pb.StreamBatchResponse]:
-        sidecar = self.domain.sidecar(request.skill, request.level, request.count, request.seed, request.mode)
+        sidecar = self.domain.sidecar(request.skill, request.level, request.count, request.seed, request.mode,
+                                      request.review_share)
         chunks = await asyncio.to_thread(self.domain.stream, request.skill, request.level, request.count,
-                                         request.seed, request.mode, request.chunk_rows)
+                                         request.seed, request.mode, request.chunk_rows, request.review_share)
         first = True
         while rows := await asyncio.to_thread(next, chunks, None):
             yield pb.StreamBatchResponse(rows=[row_to_pb(r) for r in rows], jsonl=rows_to_jsonl(rows),
@@ -224,7 +225,8 @@ class CurriculumServicer(VoteRpcs, PassiveRpcs, curriculum_pb2_grpc.CurriculumSe
     async def PlanNextBatch(self, request: pb.PlanNextBatchRequest, context) -> pb.PlanNextBatchResponse:
         batches = await asyncio.to_thread(self.domain.store.plan, request.campaign, request.preset, request.count)
         return pb.PlanNextBatchResponse(batches=[
-            pb.PlannedBatch(skill=f"skills/{b.skill}", level=b.level, count=b.count, seed=b.seed, reason=b.reason)
+            pb.PlannedBatch(skill=f"skills/{b.skill}", level=b.level, count=b.count, seed=b.seed, reason=b.reason,
+                            review_share=b.review_share)
             for b in batches])
 
     # ------------------------------------------------------------------ evaluations

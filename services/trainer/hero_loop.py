@@ -84,7 +84,8 @@ class HeroLoop:
                     priority=Priority.NORMAL,
                     sidecar_json=generated.sidecar_json,
                     labels={"skill": batch.skill.removeprefix("skills/"), "level": str(batch.level),
-                            "seed": str(batch.seed), "reason": batch.reason},
+                            "seed": str(batch.seed), "reason": batch.reason,
+                            **({"review_share": f"{batch.review_share:g}"} if batch.review_share else {})},
                     source="hero_loop",
                 )
                 quest = await self.intake.submit(header, _one_chunk(generated.jsonl))

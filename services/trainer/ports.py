@@ -49,6 +49,8 @@ class PlannedBatch:
     count: int
     seed: int
     reason: str = ""
+    # Share of rows the curriculum draws from the levels below `level` (review against forgetting).
+    review_share: float = 0.0
 
 
 @dataclass(frozen=True)

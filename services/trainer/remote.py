@@ -109,13 +109,15 @@ class CurriculumPort:
                 cpb.PlanNextBatchRequest(campaign=campaign, preset=preset, count=count))
         except grpc.RpcError as exc:
             raise domain_error(exc, "curriculum") from None
-        return [PlannedBatch(skill=b.skill, level=b.level, count=b.count, seed=b.seed, reason=b.reason)
+        return [PlannedBatch(skill=b.skill, level=b.level, count=b.count, seed=b.seed, reason=b.reason,
+                             review_share=b.review_share)
                 for b in response.batches]
 
     def generate_batch(self, batch: PlannedBatch) -> GeneratedBatch:
         try:
             response = self.realm.curriculum.GenerateBatch(cpb.GenerateBatchRequest(
-                skill=batch.skill, level=batch.level, count=batch.count, seed=batch.seed), timeout=300)
+                skill=batch.skill, level=batch.level, count=batch.count, seed=batch.seed,
+                review_share=batch.review_share), timeout=300)
         except grpc.RpcError as exc:
             raise domain_error(exc, "curriculum") from None
         jsonl = response.jsonl

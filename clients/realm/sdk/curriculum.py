@@ -46,23 +46,25 @@ class CurriculumClient(ServiceClient):
     def skill(self, name: str) -> pb.Skill:
         return self.GetSkill(pb.GetSkillRequest(name=_skill(name))).skill
 
-    def generate(self, skill: str, level: int, count: int, seed: int, mode: str = "") -> pb.GenerateBatchResponse:
+    def generate(self, skill: str, level: int, count: int, seed: int, mode: str = "",
+                 review_share: float = 0.0) -> pb.GenerateBatchResponse:
+        """`review_share`: share of rows (0..0.5) drawn from the up to 3 levels below `level`, interleaved."""
         return self.GenerateBatch(pb.GenerateBatchRequest(skill=_skill(skill), level=level, count=count, seed=seed,
-                                                          mode=mode))
+                                                          mode=mode, review_share=review_share))
 
     def stream_batch(self, skill: str, level: int, count: int, seed: int, mode: str = "",
-                     chunk_rows: int = 0) -> Iterator[pb.StreamBatchResponse]:
+                     chunk_rows: int = 0, review_share: float = 0.0) -> Iterator[pb.StreamBatchResponse]:
         return self.StreamBatch(pb.StreamBatchRequest(skill=_skill(skill), level=level, count=count, seed=seed,
-                                                      mode=mode, chunk_rows=chunk_rows))
+                                                      mode=mode, chunk_rows=chunk_rows, review_share=review_share))
 
     def generate_to_file(self, path: str | os.PathLike, skill: str, level: int, count: int, seed: int,
-                         mode: str = "", write_sidecar: bool = True) -> int:
+                         mode: str = "", write_sidecar: bool = True, review_share: float = 0.0) -> int:
         """Stream a batch into `path` (atomically) plus its `.meta.json` sidecar; returns the row count."""
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
         rows, sidecar = 0, ""
         with open(tmp, "wb") as handle:
-            for part in self.stream_batch(skill, level, count, seed, mode):
+            for part in self.stream_batch(skill, level, count, seed, mode, review_share=review_share):
                 handle.write(part.jsonl)
                 rows += len(part.rows)
                 sidecar = sidecar or part.sidecar_json

@@ -44,6 +44,10 @@ async def test_skill_commands(cli, tmp_path):
     code, out = await cli("skill", "generate", "syllo", "--level", "2", "--count", "4", "--seed", "1",
                           "-o", str(target), "--json")
     assert code == 0 and json.loads(out)["rows"] == 4 and (tmp_path / "q.jsonl.meta.json").exists()
+    code, out = await cli("skill", "generate", "bin", "--level", "3", "--count", "20", "--seed", "3",
+                          "--review-share", "0.5")
+    levels = [json.loads(line)["metadata"]["level"] for line in out.strip().splitlines()]
+    assert code == 0 and len(levels) == 20 and levels.count(3) == 10 and set(levels) == {1, 2, 3}
     code, out = await cli("skill", "evalset", "syllo", "2", "--json")
     data = json.loads(out)
     assert code == 0 and len(data["problems"]) == 50 and data["regime"] == "REGIME_HELD_OUT"
@@ -78,8 +82,8 @@ async def test_curriculum_commands(cli):
     skills = {s["skill"]: s for s in json.loads(out)["skills"]}
     assert skills["skills/bin"]["mastered_level"] == 1 and skills["skills/syllo"]["training_level"] == 3
     code, out = await cli("curriculum", "plan", "gamma", "--preset", "weighted", "--count", "30", "--json")
-    assert [(b["skill"], b["level"], b["count"]) for b in json.loads(out)] == \
-        [("skills/bin", 2, 10), ("skills/syllo", 3, 20)]
+    assert [(b["skill"], b["level"], b["count"], b["review_share"]) for b in json.loads(out)] == \
+        [("skills/bin", 2, 10, 0.2), ("skills/syllo", 3, 20, 0.2)]
     code, out = await cli("curriculum", "progress", "gamma", "--history")
     assert code == 0 and "assets/x" in out
 

@@ -58,6 +58,22 @@ async def test_generate_is_deterministic_and_streams_the_same_bytes(curriculum):
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "level" in err.value.details()
 
 
+async def test_review_share_mixes_lower_levels_over_grpc(curriculum):
+    c = curriculum.connect(token=READ_TOKEN).curriculum
+    mixed = await call(c.generate, "bin", 4, 60, 9, review_share=0.25)
+    local = generate_problems(default_registry().get("bin"), 4, 60, 9, review_share=0.25)
+    assert mixed.jsonl == rows_to_jsonl([training_row(p, 9) for p in local])
+    levels = [json.loads(r.metadata_json)["level"] for r in mixed.rows]
+    assert sorted(set(levels)) == [1, 2, 3, 4] and levels.count(4) == 45
+    assert json.loads(mixed.sidecar_json)["rows_per_level"] == {"1": 5, "2": 5, "3": 5, "4": 45}
+    parts = await call(lambda: list(c.stream_batch("bin", 4, 60, 9, chunk_rows=25, review_share=0.25)))
+    assert b"".join(p.jsonl for p in parts) == mixed.jsonl
+    assert json.loads(parts[0].sidecar_json) == json.loads(mixed.sidecar_json)
+    with pytest.raises(grpc.RpcError) as err:
+        await call(c.generate, "bin", 4, 10, 9, review_share=0.75)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "review_share" in err.value.details()
+
+
 async def test_generate_to_file_writes_rows_and_sidecar(curriculum, tmp_path):
     c = curriculum.connect().curriculum
     path = tmp_path / "quest.jsonl"

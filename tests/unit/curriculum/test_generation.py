@@ -125,3 +125,72 @@ def test_sparring_row_corrects_a_wrong_answer():
     assert wrong in row["messages"][0]["content"] and problem.prompt[0].content in row["messages"][0]["content"]
     answer = row["messages"][-1]["content"]
     assert answer.startswith("It is incorrect.\n") and plugin.grade(problem, answer).correct
+
+
+def test_review_share_interleaves_the_levels_below_and_keeps_the_level_rows():
+    plugin = REGISTRY.get("bin")
+    plain = generate_problems(plugin, 5, 400, 11)
+    mixed = generate_problems(plugin, 5, 400, 11, review_share=0.25)
+    assert len(mixed) == 400
+    levels = [p.level for p in mixed]
+    assert {level: levels.count(level) for level in set(levels)} == {5: 300, 4: 34, 3: 33, 2: 33}
+    # The level's own rows are the first 300 a plain batch of the same seed would hold, in the same order.
+    assert [p.identity for p in mixed if p.level == 5] == [p.identity for p in plain[:300]]
+    # Interleaved, not appended: review rows appear in the first tenth of the batch already.
+    assert any(p.level < 5 for p in mixed[:40])
+    assert generate_problems(plugin, 5, 400, 11, review_share=0.25) == mixed
+
+
+def test_review_rows_never_hold_the_training_levels_held_out_problems():
+    plugin = REGISTRY.get("bin")
+    held_out = eval_set(plugin, 3).identities()
+    assert eval_set(plugin, 3).regime is Regime.HELD_OUT
+    mixed = generate_problems(plugin, 3, 3000, 5, review_share=0.5)
+    assert {p.level for p in mixed} == {1, 2, 3}
+    assert not {p.identity for p in mixed} & held_out
+    # Without that rule they would: L2 draws them (the L3 set has small-operand problems).
+    assert {p.identity for p in generate_problems(plugin, 2, 1500, 5)} & held_out
+
+
+def test_review_share_is_validated_and_level_one_has_nothing_to_review():
+    plugin = REGISTRY.get("bin")
+    assert generate_problems(plugin, 1, 50, 3, review_share=0.5) == generate_problems(plugin, 1, 50, 3)
+    for bad in (-0.1, 0.6):
+        with pytest.raises(InvalidArgument) as err:
+            generate_problems(plugin, 4, 10, 3, review_share=bad)
+        assert err.value.field == "review_share"
+
+
+def test_review_batch_sidecar_counts_rows_per_level():
+    from services.curriculum.skills.base import sidecar
+
+    plugin = REGISTRY.get("bin")
+    assert "review_share" not in sidecar(plugin, 3, 1, 100, None)
+    meta = sidecar(plugin, 3, 1, 100, None, 0.2)
+    assert meta["review_share"] == 0.2 and meta["rows_per_level"] == {"1": 10, "2": 10, "3": 80}
+
+
+def test_a_review_level_inside_the_held_out_set_is_refused_not_looped_on():
+    from services.curriculum.skills.base import LevelSpec, Message, Problem
+    from services.kit.errors import FailedPrecondition
+
+    class TwoLevels:
+        """Level 1 has two problems; level 2's (held-out) eval set is sure to hold both."""
+        name, display_name, description, version, modes = "toy", "Toy", "", "1", ("plain",)
+
+        def levels(self):
+            return [LevelSpec(1, "one", "", {}, 0.9, 2), LevelSpec(2, "two", "", {}, 0.9, 5000)]
+
+        def sample(self, rng, level, mode):
+            identity = f"a{rng.randrange(2)}" if level == 1 or rng.random() < 0.5 else f"b{rng.randrange(5000)}"
+            return Problem("toy", level, "plain", identity, (Message("user", identity),), identity, identity)
+
+        def grade(self, problem, response):
+            raise NotImplementedError
+
+    toy = TwoLevels()
+    assert {"a0", "a1"} <= eval_set(toy, 2).identities()
+    with pytest.raises(FailedPrecondition) as err:
+        generate_problems(toy, 2, 20, 1, review_share=0.5)
+    assert "held-out" in str(err.value)
+    assert len(generate_problems(toy, 2, 20, 1)) == 20

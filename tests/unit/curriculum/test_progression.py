@@ -176,3 +176,16 @@ def test_plan_refuses_when_nothing_is_left(store):
     store.configure("alpha", [SkillSettings("syllo")])
     with pytest.raises(FailedPrecondition, match="bin is not enabled"):
         store.plan("alpha", "focus:bin", 10)
+
+
+def test_planned_batches_above_level_one_carry_the_review_share(tmp_path):
+    store = ProgressionStore(tmp_path / "c.db", default_registry(), ProgressionConfig(review_share=0.3))
+    store.configure("alpha", [SkillSettings("bin"), SkillSettings("syllo", enabled=False)])
+    assert [b.review_share for b in store.plan("alpha", "equal", 10)] == [0.0]  # level 1: nothing below
+    for _ in range(3):
+        store.record_eval("alpha", "bin", 1, 1.0)
+    assert [(b.level, b.review_share) for b in store.plan("alpha", "equal", 10)] == [(2, 0.3)]
+    store.close()
+    with pytest.raises(InvalidArgument) as err:
+        ProgressionConfig(review_share=0.9)
+    assert err.value.field == "curriculum.review_share"

@@ -313,15 +313,18 @@ class Planner:
     def __init__(self) -> None:
         self.plans = 0
         self.configured: list[tuple[str, list[str]]] = []
+        self.generated: list[PlannedBatch] = []
 
     def configure_skills(self, campaign: str, skills: list[str]) -> None:
         self.configured.append((campaign, skills))
 
     def plan_next_batch(self, campaign: str, *, preset: str, count: int) -> list[PlannedBatch]:
         self.plans += 1
-        return [PlannedBatch(skill="skills/bin", level=1, count=count, seed=7 + self.plans, reason="weakest")]
+        return [PlannedBatch(skill="skills/bin", level=1, count=count, seed=7 + self.plans, reason="weakest",
+                             review_share=0.25)]
 
     def generate_batch(self, batch: PlannedBatch) -> GeneratedBatch:
+        self.generated.append(batch)
         rows = [{"messages": [{"role": "user", "content": f"add({i}, {batch.seed})"},
                               {"role": "assistant", "content": str(i + batch.seed)}]} for i in range(batch.count)]
         return GeneratedBatch(jsonl=b"".join(json.dumps(r).encode() + b"\n" for r in rows),
@@ -342,6 +345,8 @@ async def test_hero_loop_enqueues_generated_quests_when_the_queue_runs_low(tmp_p
         assert {q.source for q in quests} == {"hero_loop"}
         assert quests[0].labels["skill"] == "bin" and quests[0].labels["level"] == "1"
         assert quests[0].rows == 4 and quests[0].schema_id == "chat_sft_v1"
+        # The plan's review share reaches the generator and is shown on the quest.
+        assert planner.generated[0].review_share == 0.25 and quests[0].labels["review_share"] == "0.25"
         assert planner.configured == [(campaign.name, ["bin"])]  # skills sent to the curriculum once
     finally:
         await domain.close()

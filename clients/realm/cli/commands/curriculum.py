@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--count", type=int, required=True)
     gen.add_argument("--seed", type=int, required=True)
     gen.add_argument("--mode", default="", help="bin: plain, verify, show-work, trace (default: the level's mix)")
+    gen.add_argument("--review-share", type=float, default=0.0, metavar="SHARE",
+                     help="share of rows (0..0.5) from the up to 3 levels below, interleaved (default 0)")
     gen.add_argument("-o", "--output", help="write JSONL here (plus FILE.meta.json); default: stdout")
     gen.set_defaults(handler=cmd_skill_generate)
     es = add_output_flags(sk.add_parser("evalset", help="the frozen eval set of a level"))
@@ -131,10 +133,12 @@ def cmd_skill_show(args) -> int:
 def cmd_skill_generate(args) -> int:
     c = _curriculum(args)
     if args.output:
-        count = c.generate_to_file(args.output, args.skill, args.level, args.count, args.seed, args.mode)
+        count = c.generate_to_file(args.output, args.skill, args.level, args.count, args.seed, args.mode,
+                                   review_share=args.review_share)
         emit(args, {"file": args.output, "rows": count, "sidecar": args.output + ".meta.json"})
         return 0
-    for part in c.stream_batch(args.skill, args.level, args.count, args.seed, args.mode):
+    for part in c.stream_batch(args.skill, args.level, args.count, args.seed, args.mode,
+                               review_share=args.review_share):
         sys.stdout.buffer.write(part.jsonl)
     sys.stdout.flush()
     return 0
@@ -235,7 +239,7 @@ def cmd_progress(args) -> int:
 
 def cmd_plan(args) -> int:
     batches = _curriculum(args).plan(args.campaign, args.preset, args.count)
-    emit(args, batches, ["skill", "level", "count", "seed", "reason"])
+    emit(args, batches, ["skill", "level", "count", "review_share", "seed", "reason"])
     return 0
 
 

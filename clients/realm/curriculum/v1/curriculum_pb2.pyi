@@ -100,20 +100,22 @@ class TrainingRow(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
 class StreamBatchRequest(_message.Message):
-    __slots__ = ("skill", "level", "count", "seed", "mode", "chunk_rows")
+    __slots__ = ("skill", "level", "count", "seed", "mode", "chunk_rows", "review_share")
     SKILL_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     CHUNK_ROWS_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_SHARE_FIELD_NUMBER: _ClassVar[int]
     skill: str
     level: int
     count: int
     seed: int
     mode: str
     chunk_rows: int
-    def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., mode: _Optional[str] = ..., chunk_rows: _Optional[int] = ...) -> None: ...
+    review_share: float
+    def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., mode: _Optional[str] = ..., chunk_rows: _Optional[int] = ..., review_share: _Optional[float] = ...) -> None: ...
 
 class StreamBatchResponse(_message.Message):
     __slots__ = ("rows", "jsonl", "sidecar_json")
@@ -172,18 +174,20 @@ class GetSkillResponse(_message.Message):
     def __init__(self, skill: _Optional[_Union[Skill, _Mapping]] = ...) -> None: ...
 
 class GenerateBatchRequest(_message.Message):
-    __slots__ = ("skill", "level", "count", "seed", "mode")
+    __slots__ = ("skill", "level", "count", "seed", "mode", "review_share")
     SKILL_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_SHARE_FIELD_NUMBER: _ClassVar[int]
     skill: str
     level: int
     count: int
     seed: int
     mode: str
-    def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., mode: _Optional[str] = ...) -> None: ...
+    review_share: float
+    def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., mode: _Optional[str] = ..., review_share: _Optional[float] = ...) -> None: ...
 
 class GenerateBatchResponse(_message.Message):
     __slots__ = ("rows", "jsonl", "sidecar_json")
@@ -455,18 +459,20 @@ class PlanNextBatchRequest(_message.Message):
     def __init__(self, campaign: _Optional[str] = ..., preset: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class PlannedBatch(_message.Message):
-    __slots__ = ("skill", "level", "count", "seed", "reason")
+    __slots__ = ("skill", "level", "count", "seed", "reason", "review_share")
     SKILL_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_SHARE_FIELD_NUMBER: _ClassVar[int]
     skill: str
     level: int
     count: int
     seed: int
     reason: str
-    def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    review_share: float
+    def __init__(self, skill: _Optional[str] = ..., level: _Optional[int] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., reason: _Optional[str] = ..., review_share: _Optional[float] = ...) -> None: ...
 
 class PlanNextBatchResponse(_message.Message):
     __slots__ = ("batches",)
