@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     skill = default_registry().get("bin")
-    spec = next(s for s in skill.levels() if s.number == args.level)
+    spec = next((s for s in skill.levels() if s.number == args.level), None)
+    if spec is None:
+        parser.error(f"--level: BIN has levels 1..{len(skill.levels())}, got {args.level}")
     frozen = eval_set(skill, args.level)
     problems = frozen.problems
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{0:>8.0f}{0:>7}{'':>9}{baseline:>10.2f}   (baseline: untrained)")
     start = last_eval = time.perf_counter()
     step, reached, history, ema_history = 0, None, [baseline], []
+
+    def grade(loss_value: float) -> None:
+        history.append(evaluate(model, tokenizer, skill, problems))
+        if average is not None:
+            ema_history.append(evaluate(average, tokenizer, skill, problems))
+        print(f"{time.perf_counter() - start:>8.0f}{step:>7}{loss_value:>9.4f}{history[-1]:>10.2f}"
+              + (f"{ema_history[-1]:>10.2f}" if average else ""), flush=True)
+
     model.train()
     while time.perf_counter() - start < args.seconds:
         ids, labels, mask = next(stream)
@@ -124,21 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         now = time.perf_counter()
         if now - last_eval >= args.eval_every:
-            history.append(evaluate(model, tokenizer, skill, problems))
-            if average is not None:
-                ema_history.append(evaluate(average, tokenizer, skill, problems))
+            grade(loss.item())
             last_eval = time.perf_counter()
-            print(f"{now - start:>8.0f}{step:>7}{loss.item():>9.4f}{history[-1]:>10.2f}"
-                  + (f"{ema_history[-1]:>10.2f}" if average else ""), flush=True)
             if reached is None and history[-1] >= spec.pass_threshold:
                 reached = now - start
                 break
     if reached is None:  # the budget's end: grade the final weights too
-        history.append(evaluate(model, tokenizer, skill, problems))
-        if average is not None:
-            ema_history.append(evaluate(average, tokenizer, skill, problems))
-        print(f"{time.perf_counter() - start:>8.0f}{step:>7}{loss.item():>9.4f}{history[-1]:>10.2f}"
-              + (f"{ema_history[-1]:>10.2f}" if average else ""))
+        grade(loss.item())
     to_threshold = f"{reached:.0f}" if reached is not None else "not_reached"
     ema = (f" ema_accuracy={ema_history[-1]:.2f} ema_best_accuracy={max(ema_history):.2f}"
            if ema_history else "")
