@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'seconds':>8}{'step':>7}{'loss':>9}{'eval acc':>10}" + (f"{'EMA acc':>10}" if average else ""))
     print(f"{0:>8.0f}{0:>7}{'':>9}{baseline:>10.2f}   (baseline: untrained)")
     start = last_eval = time.perf_counter()
-    step, reached, history, ema_history = 0, None, [baseline], []
+    step, reached, history, ema_history, last_loss = 0, None, [baseline], [], float("nan")
 
     def grade(loss_value: float) -> None:
         history.append(evaluate(model, tokenizer, skill, problems))
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         ids, labels, mask = next(stream)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
+        last_loss = loss.item()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if average is not None:
@@ -134,13 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         now = time.perf_counter()
         if now - last_eval >= args.eval_every:
-            grade(loss.item())
+            grade(last_loss)
             last_eval = time.perf_counter()
             if reached is None and history[-1] >= spec.pass_threshold:
                 reached = now - start
                 break
     if reached is None:  # the budget's end: grade the final weights too
-        grade(loss.item())
+        grade(last_loss)
     to_threshold = f"{reached:.0f}" if reached is not None else "not_reached"
     ema = (f" ema_accuracy={ema_history[-1]:.2f} ema_best_accuracy={max(ema_history):.2f}"
            if ema_history else "")
