@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))  # realm_op
 import torch  # noqa: E402
 
 from realm_ops.tiny_hero import build_tiny_hero  # noqa: E402
-from services.curriculum.skills.base import eval_set, generate_problems  # noqa: E402
+from services.curriculum.skills.base import eval_set, generate_problems, level_spec  # noqa: E402
 from services.curriculum.skills.registry import default_registry  # noqa: E402
+from services.kit.errors import InvalidArgument  # noqa: E402
 
 
 def encode(tokenizer, problem) -> tuple[list[int], list[int]]:
@@ -89,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     skill = default_registry().get("bin")
-    spec = next((s for s in skill.levels() if s.number == args.level), None)
-    if spec is None:
-        parser.error(f"--level: BIN has levels 1..{len(skill.levels())}, got {args.level}")
+    try:
+        spec = level_spec(skill, args.level)
+    except InvalidArgument as error:
+        parser.error(f"--level: {error}")
     frozen = eval_set(skill, args.level)
     problems = frozen.problems
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'seconds':>8}{'step':>7}{'loss':>9}{'eval acc':>10}" + (f"{'EMA acc':>10}" if average else ""))
     print(f"{0:>8.0f}{0:>7}{'':>9}{baseline:>10.2f}   (baseline: untrained)")
     start = last_eval = time.perf_counter()
-    step, reached, history, ema_history, last_loss = 0, None, [baseline], [], float("nan")
+    step, reached, history, ema_history = 0, None, [baseline], []
+    loss = torch.tensor(float("nan"))  # graded as is when the budget ends before a step
 
     def grade(loss_value: float) -> None:
         history.append(evaluate(model, tokenizer, skill, problems))
@@ -125,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
         ids, labels, mask = next(stream)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
-        last_loss = loss.item()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if average is not None:
@@ -135,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         now = time.perf_counter()
         if now - last_eval >= args.eval_every:
-            grade(last_loss)
+            grade(loss.item())
             last_eval = time.perf_counter()
-            if reached is None and history[-1] >= spec.pass_threshold:
+            if history[-1] >= spec.pass_threshold:
                 reached = now - start
                 break
     if reached is None:  # the budget's end: grade the final weights too
-        grade(last_loss)
+        grade(loss.item())
     to_threshold = f"{reached:.0f}" if reached is not None else "not_reached"
     ema = (f" ema_accuracy={ema_history[-1]:.2f} ema_best_accuracy={max(ema_history):.2f}"
            if ema_history else "")
