@@ -5,10 +5,13 @@ seconds the level's frozen eval set is answered greedily and graded by the BIN g
 before training (same eval set, same grader). On a held-out level (BIN L3 and up) the rows skip the eval
 problems, as the curriculum's do, so the figure is the plain loop's held-out accuracy: the baseline for the
 loop's "BIN L3 held-out" goal. With --ema, an exponential moving average of the weights is graded beside the
-trained weights at every eval (same run, same steps).
+trained weights at every eval (same run, same steps). With --work-lines MODE, every untagged question is answered
+with that mode's work lines before the answer line (the skill writes them only for tagged questions, from L4):
+the grader reads only the last line, so this asks whether showing the work helps the held-out problems.
 
     .venv/bin/python bench/curriculum_bin_learnability.py [--seconds 300] [--threads 2]
     .venv/bin/python bench/curriculum_bin_learnability.py --level 3 --seconds 480 --ema 0.998
+    .venv/bin/python bench/curriculum_bin_learnability.py --level 3 --seconds 1200 --work-lines trace
 
 RESULT: the last eval's accuracy, the best one, the EMA weights' last and best, and the seconds to the
 level's pass threshold ("not_reached" within the budget).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import sys
 import tempfile
 import time
@@ -30,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))  # realm_op
 import torch  # noqa: E402
 
 from realm_ops.tiny_hero import build_tiny_hero  # noqa: E402
-from services.curriculum.skills.base import eval_set, generate_problems, level_spec  # noqa: E402
+from services.curriculum.skills.base import Message, eval_set, generate_problems, level_spec  # noqa: E402
 from services.curriculum.skills.registry import default_registry  # noqa: E402
 from services.kit.errors import InvalidArgument  # noqa: E402
 
@@ -60,14 +64,22 @@ def batches(examples, batch_size: int, pad_id: int, generator: torch.Generator):
             yield ids, labels, mask
 
 
+def untagged(problem, mode: str):
+    """The problem asked as a plain (untagged) question, its answer keeping the mode's work lines."""
+    (question,) = problem.prompt
+    tag = f"[{mode}] "
+    assert question.content.startswith(tag), question.content
+    return dataclasses.replace(problem, prompt=(Message(question.role, question.content.removeprefix(tag)),))
+
+
 @torch.no_grad()
-def evaluate(model, tokenizer, skill, problems) -> float:
+def evaluate(model, tokenizer, skill, problems, max_new_tokens: int) -> float:
     model.eval()
     tokenizer.padding_side = "left"
     prompts = [tokenizer.apply_chat_template([m.to_dict() for m in p.prompt], tokenize=False,
                                              add_generation_prompt=True) for p in problems]
     encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    out = model.generate(**encoded, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+    out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                          eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"))
     texts = tokenizer.batch_decode(out[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
     model.train()
@@ -84,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=int, default=1, help="BIN level to train and grade")
     parser.add_argument("--rows", type=int, default=0, help="generated rows (default: 4000 at L1, 60000 above)")
     parser.add_argument("--ema", type=float, default=0.0, help="also grade an EMA of the weights with this decay")
+    parser.add_argument("--work-lines", choices=("verify", "show-work", "trace"), default=None,
+                        help="answer untagged questions with this mode's work lines, then the answer line")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -102,14 +116,19 @@ def main(argv: list[str] | None = None) -> int:
         model = AutoModelForCausalLM.from_pretrained(hero)
     params = sum(p.numel() for p in model.parameters())
     rows = args.rows or (4000 if args.level == 1 else 60000)
-    examples = [encode(tokenizer, p) for p in generate_problems(skill, args.level, rows, seed=0)]
-    baseline = evaluate(model, tokenizer, skill, problems)
+    generated = generate_problems(skill, args.level, rows, seed=0, mode=args.work_lines)
+    if args.work_lines:
+        generated = [untagged(p, args.work_lines) for p in generated]
+    examples = [encode(tokenizer, p) for p in generated]
+    # Room for the longest trained answer: 24 tokens hold any plain L1-L3 answer line.
+    answer_tokens = max(24, max(sum(label != -100 for label in labels) for _, labels in examples) + 8)
+    baseline = evaluate(model, tokenizer, skill, problems, answer_tokens)
     average = copy.deepcopy(model) if args.ema else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     stream = batches(examples, args.batch, tokenizer.pad_token_id, torch.Generator().manual_seed(0))
     print(f"tiny hero: {params / 1e6:.2f} M parameters; {len(examples)} L{args.level} rows "
           f"(~{sum(len(x) for x, _ in examples) / len(examples):.0f} tokens each); eval set {frozen.regime}, "
-          f"pass threshold {spec.pass_threshold}")
+          f"pass threshold {spec.pass_threshold}" + (f"; answers show {args.work_lines} work lines" if args.work_lines else ""))
     print(f"{'seconds':>8}{'step':>7}{'loss':>9}{'eval acc':>10}" + (f"{'EMA acc':>10}" if average else ""))
     print(f"{0:>8.0f}{0:>7}{'':>9}{baseline:>10.2f}   (baseline: untrained)")
     start = last_eval = time.perf_counter()
@@ -117,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     loss = torch.tensor(float("nan"))  # graded as is when the budget ends before a step
 
     def grade(loss_value: float) -> None:
-        history.append(evaluate(model, tokenizer, skill, problems))
+        history.append(evaluate(model, tokenizer, skill, problems, answer_tokens))
         if average is not None:
-            ema_history.append(evaluate(average, tokenizer, skill, problems))
+            ema_history.append(evaluate(average, tokenizer, skill, problems, answer_tokens))
         print(f"{time.perf_counter() - start:>8.0f}{step:>7}{loss_value:>9.4f}{history[-1]:>10.2f}"
               + (f"{ema_history[-1]:>10.2f}" if average else ""), flush=True)
 
