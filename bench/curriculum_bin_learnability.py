@@ -6,7 +6,7 @@ before training (same eval set, same grader). On a held-out level (BIN L3 and up
 problems, as the curriculum's do, so the figure is the plain loop's held-out accuracy: the baseline for the
 loop's "BIN L3 held-out" goal. With --ema, an exponential moving average of the weights is graded beside the
 trained weights at every eval (same run, same steps). With --work-lines MODE, every untagged question is answered
-with that mode's work lines before the answer line (the skill writes them only for tagged questions, from L4):
+with that mode's work lines before the answer line (the skill writes them only for tagged questions):
 the grader reads only the last line, so this asks whether showing the work helps the held-out problems.
 
     .venv/bin/python bench/curriculum_bin_learnability.py [--seconds 300] [--threads 2]
@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.work_lines:
         generated = [untagged(p, args.work_lines) for p in generated]
     examples = [encode(tokenizer, p) for p in generated]
-    # Room for the longest trained answer: 24 tokens hold any plain L1-L3 answer line.
-    answer_tokens = max(24, max(sum(label != -100 for label in labels) for _, labels in examples) + 8)
+    # 24 tokens hold any plain answer line up to L3; work lines get room for the longest trained answer.
+    answer_tokens = (max(sum(label != -100 for label in labels) for _, labels in examples) + 8
+                     if args.work_lines else 24)
     baseline = evaluate(model, tokenizer, skill, problems, answer_tokens)
     average = copy.deepcopy(model) if args.ema else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
