@@ -87,6 +87,7 @@ def evaluate(model, tokenizer, skill, problems, max_new_tokens: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    skill = default_registry().get("bin")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=300.0, help="training time budget")
     parser.add_argument("--eval-every", type=float, default=60.0)
@@ -96,14 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=int, default=1, help="BIN level to train and grade")
     parser.add_argument("--rows", type=int, default=0, help="generated rows (default: 4000 at L1, 60000 above)")
     parser.add_argument("--ema", type=float, default=0.0, help="also grade an EMA of the weights with this decay")
-    parser.add_argument("--work-lines", choices=("verify", "show-work", "trace"), default=None,
+    parser.add_argument("--work-lines", choices=[m for m in skill.modes if m != "plain"], default=None,
                         help="answer untagged questions with this mode's work lines, then the answer line")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    skill = default_registry().get("bin")
     try:
         spec = level_spec(skill, args.level)
     except InvalidArgument as error:
